@@ -1,0 +1,273 @@
+//! The topic profile: a TOML file naming the two parties, the event phrases, and the term
+//! weights learned from a seed corpus. `parleyd profile build` writes one.
+
+use super::text::{english_stemmer, stem_word, tokenize};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// The name of the hand-written part of a profile inside a corpus folder.
+pub const LEXICON_FILE: &str = "lexicon.toml";
+/// How many learned terms a profile keeps: enough to describe the topic's vocabulary,
+/// few enough to read.
+const LEARNED_TERMS: usize = 80;
+
+/// Words that say nothing about a topic, left out of the learned terms.
+const STOP_WORDS: &[&str] = &[
+    "a", "about", "after", "again", "against", "all", "also", "am", "amid", "an", "and", "any",
+    "are", "as", "at", "be", "been", "before", "being", "between", "both", "but", "by", "can",
+    "could", "did", "do", "does", "during", "each", "even", "for", "from", "further", "had", "has",
+    "have", "he", "her", "here", "his", "how", "i", "if", "in", "into", "is", "it", "its", "may",
+    "might", "more", "most", "much", "must", "no", "not", "now", "of", "on", "one", "only", "or",
+    "other", "our", "out", "over", "own", "said", "same", "says", "she", "should", "since", "so",
+    "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they",
+    "this", "those", "through", "to", "too", "two", "under", "until", "up", "very", "was", "we",
+    "were", "what", "when", "where", "whether", "which", "while", "who", "whom", "why", "will",
+    "with", "within", "would", "yet", "you", "your",
+];
+
+/// A topic profile, as read from and written to TOML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Short name, e.g. `us-iran`.
+    pub name: String,
+    /// One line on what the profile alerts on.
+    pub description: String,
+    /// Score at or above which an article is relevant.
+    pub threshold: f64,
+    /// Exactly two parties. An alias in capitals of up to four letters (`US`) only matches
+    /// words written in capitals, so the pronoun "us" is not the country.
+    pub parties: Vec<Party>,
+    /// Phrases for events and for the cues around them.
+    pub events: Events,
+    /// Learned from the corpus by `profile build`; empty in a lexicon.
+    #[serde(default)]
+    pub learned: Learned,
+}
+
+/// One side of the relationship.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Party {
+    /// Display name.
+    pub name: String,
+    /// Names, places, institutions, officials and adjectives that stand for the party.
+    pub aliases: Vec<String>,
+}
+
+/// Phrase lists. Phrases are matched on word stems within one sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Events {
+    /// Talks, negotiations, offers of talks, messages exchanged.
+    pub talks: Vec<String>,
+    /// Communication channels, hotlines, back-channels.
+    pub channel: Vec<String>,
+    /// Words that refer to both parties at once ("both sides", "the two countries").
+    pub both_parties: Vec<String>,
+    /// Refusals and denials that cancel an event in the same sentence.
+    pub negations: Vec<String>,
+    /// Cues that the event is past background rather than news.
+    pub background: Vec<String>,
+}
+
+/// Term weights learned from a corpus.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Learned {
+    /// How many corpus documents they were learned from.
+    pub documents: usize,
+    /// Stem → weight in (0, 1], the topic's characteristic vocabulary.
+    pub terms: BTreeMap<String, f64>,
+}
+
+/// Profile loading and building failures. Each names the file or folder.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A profile or lexicon is not valid TOML of the expected shape.
+    #[error("{path}: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A corpus folder has no `.txt` documents.
+    #[error("{path}: no .txt documents to learn from")]
+    EmptyCorpus {
+        /// The folder.
+        path: PathBuf,
+    },
+}
+
+impl Profile {
+    /// Parses profile TOML; `origin` names it in errors.
+    ///
+    /// # Errors
+    /// [`ProfileError::Invalid`] with the reason.
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Profile, ProfileError> {
+        let profile: Profile = toml::from_str(text).map_err(|err| ProfileError::Invalid {
+            path: origin.to_path_buf(),
+            reason: err.message().to_string(),
+        })?;
+        profile.check(origin)?;
+        Ok(profile)
+    }
+
+    /// Reads a profile file.
+    ///
+    /// # Errors
+    /// [`ProfileError::Read`] or [`ProfileError::Invalid`].
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Profile::from_toml(&text, path)
+    }
+
+    fn check(&self, origin: &Path) -> Result<(), ProfileError> {
+        let invalid = |reason: String| ProfileError::Invalid {
+            path: origin.to_path_buf(),
+            reason,
+        };
+        if self.parties.len() != 2 {
+            return Err(invalid(format!(
+                "a profile needs exactly two [[parties]], found {}",
+                self.parties.len()
+            )));
+        }
+        if let Some(party) = self.parties.iter().find(|p| p.aliases.is_empty()) {
+            return Err(invalid(format!("party `{}` has no aliases", party.name)));
+        }
+        if self.events.talks.is_empty() && self.events.channel.is_empty() {
+            return Err(invalid(
+                "events.talks and events.channel are both empty".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.threshold) {
+            return Err(invalid(format!(
+                "threshold must be between 0 and 1, found {}",
+                self.threshold
+            )));
+        }
+        Ok(())
+    }
+
+    /// The profile as TOML, with a header saying how it was made.
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string_pretty(self).expect("a profile serialises to TOML");
+        format!(
+            "# parleyd topic profile `{}`.\n# Generated by `parleyd profile build`: edit the lexicon.toml of the corpus and\n# rebuild rather than editing [learned] by hand.\n\n{body}",
+            self.name
+        )
+    }
+
+    /// Builds a profile from a corpus folder: its `lexicon.toml` (the hand-written part)
+    /// plus term weights learned from its `.txt` documents.
+    ///
+    /// # Errors
+    /// [`ProfileError`] naming the folder or file at fault.
+    pub fn build(dir: &Path) -> Result<Profile, ProfileError> {
+        let lexicon_path = dir.join(LEXICON_FILE);
+        let mut profile = Profile::load(&lexicon_path)?;
+        let documents = read_corpus(dir)?;
+        profile.learned = learn_terms(&documents);
+        Ok(profile)
+    }
+}
+
+/// The `.txt` files of a folder, sorted by name so builds are reproducible.
+fn read_corpus(dir: &Path) -> Result<Vec<String>, ProfileError> {
+    let read_error = |source| ProfileError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_error)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "txt"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(ProfileError::EmptyCorpus {
+            path: dir.to_path_buf(),
+        });
+    }
+    paths
+        .iter()
+        .map(|path| {
+            let bytes = std::fs::read(path).map_err(|source| ProfileError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(String::from_utf8_lossy(&bytes).into_owned())
+        })
+        .collect()
+}
+
+/// Weights each stem by the share of documents it appears in times the log of how often it
+/// appears, keeps the strongest, and scales them so the strongest is 1.
+fn learn_terms(documents: &[String]) -> Learned {
+    let stemmer = english_stemmer();
+    let stop_stems: Vec<String> = STOP_WORDS.iter().map(|w| stem_word(&stemmer, w)).collect();
+    let mut document_frequency: HashMap<String, usize> = HashMap::new();
+    let mut term_frequency: HashMap<String, usize> = HashMap::new();
+    for document in documents {
+        let mut seen: Vec<String> = Vec::new();
+        for token in tokenize(&stemmer, &[document]) {
+            if is_content_stem(&token.stem, &stop_stems) {
+                *term_frequency.entry(token.stem.clone()).or_default() += 1;
+                if !seen.contains(&token.stem) {
+                    seen.push(token.stem);
+                }
+            }
+        }
+        for stem in seen {
+            *document_frequency.entry(stem).or_default() += 1;
+        }
+    }
+    let total = documents.len().max(1) as f64;
+    let mut weighted: Vec<(String, f64)> = term_frequency
+        .into_iter()
+        .map(|(stem, tf)| {
+            let df = document_frequency.get(&stem).copied().unwrap_or(0) as f64;
+            let weight = (df / total) * (1.0 + tf as f64).ln();
+            (stem, weight)
+        })
+        .collect();
+    weighted.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    weighted.truncate(LEARNED_TERMS);
+    let top = weighted
+        .first()
+        .map_or(1.0, |(_, w)| *w)
+        .max(f64::MIN_POSITIVE);
+    Learned {
+        documents: documents.len(),
+        terms: weighted
+            .into_iter()
+            .map(|(stem, weight)| (stem, (weight / top * 1000.0).round() / 1000.0))
+            .collect(),
+    }
+}
+
+/// Whether a stem carries topic meaning: not a stop word, not a number, not a fragment.
+pub(super) fn is_content_stem(stem: &str, stop_stems: &[String]) -> bool {
+    stem.chars().count() >= 3
+        && !stem.chars().all(|c| c.is_ascii_digit())
+        && !stop_stems.iter().any(|s| s == stem)
+}
+
+/// The stop words, stemmed (the scorer uses them for its similarity vector).
+pub(super) fn stop_stems(stemmer: &rust_stemmers::Stemmer) -> Vec<String> {
+    STOP_WORDS.iter().map(|w| stem_word(stemmer, w)).collect()
+}

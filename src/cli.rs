@@ -1,0 +1,305 @@
+//! Subcommands: argument shapes (clap) and what each one does.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use parleyd::classify::{Classifier, DEFAULT_PROFILE, Profile, builtin_profile};
+use parleyd::config::{Config, LogFormat, ProfileSource, SinkKind};
+use parleyd::{daemon, telemetry};
+use serde::Deserialize;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+/// Watches news feeds and alerts when new talks or a new channel between two parties is reported.
+#[derive(Debug, Parser)]
+#[command(name = "parleyd", version, about)]
+pub(crate) struct Cli {
+    /// The config file.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "PARLEYD_CONFIG",
+        default_value = parleyd::config::DEFAULT_CONFIG_PATH
+    )]
+    config: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: poll every feed on its interval until SIGTERM or SIGINT.
+    Run,
+    /// Poll every feed once, classify, deliver pending alerts, exit.
+    Once,
+    /// Validate the config, list every problem, and show what would run.
+    CheckConfig,
+    /// Classify JSON Lines from stdin ({"id", "title", "summary"}), one verdict line each.
+    Classify {
+        /// A profile file; the built-in default profile when absent.
+        #[arg(long)]
+        profile: Option<PathBuf>,
+    },
+    /// Build or show topic profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ProfileCommand {
+    /// Build a profile from a corpus folder (lexicon.toml plus .txt articles).
+    Build {
+        /// The corpus folder.
+        dir: PathBuf,
+        /// Where to write the profile.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Print a profile (the built-in default when no file is given).
+    Show {
+        /// A profile file.
+        file: Option<PathBuf>,
+    },
+}
+
+pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Run => run_daemon(&cli.config),
+        Command::Once => run_once(&cli.config),
+        Command::CheckConfig => check_config(&cli.config),
+        Command::Classify { profile } => classify(profile.as_deref()),
+        Command::Profile(ProfileCommand::Build { dir, output }) => profile_build(&dir, &output),
+        Command::Profile(ProfileCommand::Show { file }) => profile_show(file.as_deref()),
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config> {
+    let config = Config::load(path)?;
+    telemetry::init(&config.log.level, config.log.format);
+    Ok(config)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn run_once(path: &Path) -> Result<ExitCode> {
+    let config = load_config(path)?;
+    let report = runtime()?.block_on(daemon::once(config))?;
+    tracing::info!(
+        feeds_ok = report.feeds_ok,
+        feeds_failed = report.feeds_failed,
+        new_articles = report.new_articles,
+        queued = report.queued,
+        sent = report.sent,
+        delivery_failed = report.delivery_failed,
+        dead = report.dead,
+        "Cycle finished."
+    );
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn run_daemon(path: &Path) -> Result<ExitCode> {
+    let config = load_config(path)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let shutdown = CancellationToken::new();
+        spawn_signal_handler(shutdown.clone())?;
+        daemon::run(config, shutdown).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The first SIGTERM or SIGINT starts a graceful shutdown; a second one exits at once.
+fn spawn_signal_handler(shutdown: CancellationToken) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    tokio::spawn(async move {
+        for round in 0.. {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            if round == 0 {
+                tracing::info!(signal = name, "Received a stop signal.");
+                shutdown.cancel();
+            } else {
+                tracing::warn!(signal = name, "Second stop signal: exiting now.");
+                std::process::exit(130);
+            }
+        }
+    });
+    Ok(())
+}
+
+fn check_config(path: &Path) -> Result<ExitCode> {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}: OK", config.source.display())?;
+    writeln!(out, "  storage:  {}", config.storage.path.display())?;
+    let profile = match &config.classifier.profile {
+        ProfileSource::Builtin(name) => format!("builtin:{name}"),
+        ProfileSource::Path(path) => path.display().to_string(),
+    };
+    match Classifier::from_source(&config.classifier.profile, config.classifier.threshold) {
+        Ok(classifier) => writeln!(
+            out,
+            "  profile:  {profile} (threshold {:.2})",
+            classifier.threshold()
+        )?,
+        Err(err) => {
+            eprintln!("{}: classifier.profile: {err}", config.source.display());
+            return Ok(ExitCode::from(2));
+        }
+    }
+    writeln!(
+        out,
+        "  polling:  every {} by default, {} at once, timeout {}, first poll {}",
+        humantime::format_duration(config.poll.interval),
+        config.poll.concurrency,
+        humantime::format_duration(config.poll.timeout),
+        if config.poll.alert_on_first_poll {
+            "alerts on the backlog"
+        } else {
+            "stores the backlog without alerting"
+        }
+    )?;
+    writeln!(out, "  feeds ({}):", config.feeds.len())?;
+    for feed in &config.feeds {
+        writeln!(
+            out,
+            "    {:<24} {}  every {}",
+            feed.name,
+            feed.display_url(),
+            humantime::format_duration(feed.interval)
+        )?;
+    }
+    writeln!(out, "  sinks ({}):", config.sinks.len())?;
+    if config.sinks.is_empty() {
+        writeln!(out, "    (none: matches are stored but nobody is alerted)")?;
+    }
+    for sink in &config.sinks {
+        let detail = match &sink.kind {
+            SinkKind::Stdout { json } => {
+                format!("stdout ({})", if *json { "json" } else { "text" })
+            }
+            SinkKind::Slack { url } => format!("slack, URL from {}", url.origin()),
+            SinkKind::Webhook { url } => {
+                let host = url::Url::parse(url.expose())
+                    .ok()
+                    .and_then(|u| u.host_str().map(String::from))
+                    .unwrap_or_default();
+                format!("webhook to {host}, URL from {}", url.origin())
+            }
+        };
+        writeln!(out, "    {:<24} {detail}", sink.name)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One input line of `parleyd classify`.
+#[derive(Debug, Deserialize)]
+struct ClassifyInput {
+    #[serde(default)]
+    id: serde_json::Value,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    summary: String,
+}
+
+/// One output line of `parleyd classify`, fields in the documented order.
+#[derive(Debug, serde::Serialize)]
+struct ClassifyOutput {
+    id: serde_json::Value,
+    relevant: bool,
+    event: Option<parleyd::Event>,
+    score: f64,
+    reasons: Vec<String>,
+}
+
+fn classify(profile: Option<&Path>) -> Result<ExitCode> {
+    telemetry::init("warn", LogFormat::Human);
+    let profile = match profile {
+        Some(path) => Profile::load(path)?,
+        None => builtin_profile(DEFAULT_PROFILE)?,
+    };
+    let classifier = Classifier::new(profile, None);
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut bad_lines = 0;
+    for (index, line) in stdin.split(b'\n').enumerate() {
+        let line = line.context("cannot read standard input")?;
+        let text = String::from_utf8_lossy(&line);
+        if text.trim().is_empty() {
+            continue;
+        }
+        let result = match serde_json::from_str::<ClassifyInput>(&text) {
+            Ok(input) => {
+                let verdict = classifier.classify(&input.title, &input.summary);
+                serde_json::to_value(ClassifyOutput {
+                    id: input.id,
+                    relevant: verdict.relevant,
+                    event: verdict.event,
+                    score: verdict.score,
+                    reasons: verdict.reasons,
+                })?
+            }
+            Err(err) => {
+                bad_lines += 1;
+                serde_json::json!({
+                    "id": null,
+                    "error": format!("line {}: not an article object: {err}", index + 1),
+                })
+            }
+        };
+        serde_json::to_writer(&mut out, &result)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(if bad_lines == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("parleyd: {bad_lines} input line(s) were not article objects");
+        ExitCode::from(1)
+    })
+}
+
+fn profile_build(dir: &Path, output: &Path) -> Result<ExitCode> {
+    let profile = Profile::build(dir)?;
+    std::fs::write(output, profile.to_toml())
+        .with_context(|| format!("cannot write {}", output.display()))?;
+    eprintln!(
+        "wrote {} ({} learned terms from {} documents)",
+        output.display(),
+        profile.learned.terms.len(),
+        profile.learned.documents
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn profile_show(file: Option<&Path>) -> Result<ExitCode> {
+    let profile = match file {
+        Some(path) => Profile::load(path)?,
+        None => builtin_profile(DEFAULT_PROFILE)?,
+    };
+    print!("{}", profile.to_toml());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,323 @@
+//! Loads the TOML config, validates all of it at once, and resolves secrets from the environment.
+//!
+//! Loading has two steps, as in ripgrep's low/high args: the file is parsed into a plain
+//! TOML table, then [`validate`] walks that table and builds a typed [`Config`], collecting
+//! every problem (unknown key, bad URL, bad duration, missing variable…) with its key path
+//! instead of stopping at the first. `${VAR}` references are resolved only after parsing, so
+//! a TOML syntax error can never quote a substituted secret.
+
+mod secret;
+mod validate;
+
+pub use secret::Secret;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+/// The default config path when neither `--config` nor `$PARLEYD_CONFIG` is given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/parleyd/parleyd.toml";
+
+/// Five minutes: frequent enough for breaking news, polite enough for any publisher.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// Twenty seconds for a whole request: a slow feed must not hold a fetch slot for long.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Connecting takes milliseconds when a host is up; ten seconds means it is not.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Fetches in flight at once; polling is I/O-bound, so this is far above the core count.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+/// The largest feed body accepted (decoded bytes). Real news feeds are well under 2 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
+/// Articles published longer ago than this never alert, even when first seen now: feeds
+/// that reshuffle or re-date old items must not resurface week-old news.
+pub const DEFAULT_MAX_ARTICLE_AGE: Duration = Duration::from_secs(48 * 3600);
+/// sled's own default cache is 1 GiB; a feed daemon needs far less.
+pub const DEFAULT_CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
+/// Delivery attempts before an alert is parked as dead (about a day with the default back-off).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 30;
+/// The first retry waits this long; each later one doubles, up to the maximum.
+pub const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(2);
+/// The longest wait between two delivery attempts.
+pub const DEFAULT_RETRY_MAX: Duration = Duration::from_secs(3600);
+/// A sink that has not answered in this time is treated as failed for this attempt.
+pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The validated configuration. Every field is ready to use.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was loaded from (for messages, and as the base of relative paths).
+    pub source: PathBuf,
+    /// Where the state lives.
+    pub storage: StorageConfig,
+    /// Defaults for fetching feeds.
+    pub poll: PollConfig,
+    /// Which profile decides relevance.
+    pub classifier: ClassifierConfig,
+    /// How alerts are retried.
+    pub delivery: DeliveryConfig,
+    /// Log level and format.
+    pub log: LogConfig,
+    /// The feeds to watch, at least one.
+    pub feeds: Vec<FeedConfig>,
+    /// Where alerts go. May be empty: articles are still stored and classified.
+    pub sinks: Vec<SinkConfig>,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// The sled directory; relative paths are relative to the config file.
+    pub path: PathBuf,
+    /// sled's page cache size in bytes.
+    pub cache_capacity: u64,
+}
+
+/// `[poll]`.
+#[derive(Debug, Clone)]
+pub struct PollConfig {
+    /// Default time between two polls of a feed.
+    pub interval: Duration,
+    /// Limit for one whole request, body included.
+    pub timeout: Duration,
+    /// Limit for establishing a connection.
+    pub connect_timeout: Duration,
+    /// Fetches in flight at once.
+    pub concurrency: usize,
+    /// Largest accepted body, counted on decoded bytes while streaming.
+    pub max_body_bytes: u64,
+    /// Alert on the items already in a feed the first time it is polled.
+    pub alert_on_first_poll: bool,
+    /// Items published longer ago than this do not alert.
+    pub max_article_age: Duration,
+}
+
+/// `[classifier]`.
+#[derive(Debug, Clone)]
+pub struct ClassifierConfig {
+    /// Which profile to use.
+    pub profile: ProfileSource,
+    /// Overrides the profile's own threshold when set.
+    pub threshold: Option<f64>,
+}
+
+/// Where a profile comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProfileSource {
+    /// A profile compiled into the binary, e.g. `builtin:us-iran`.
+    Builtin(String),
+    /// A profile file on disk.
+    Path(PathBuf),
+}
+
+/// `[delivery]`.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Attempts before an alert is moved to the dead-letter list.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt, with jitter.
+    pub retry_base: Duration,
+    /// Cap on the retry delay.
+    pub retry_max: Duration,
+    /// Limit for one delivery request.
+    pub timeout: Duration,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `parleyd=debug`; `RUST_LOG` wins over it.
+    pub level: String,
+    /// Human or JSON lines.
+    pub format: LogFormat,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Readable lines, coloured on a terminal.
+    Human,
+    /// One JSON object a line, for log shippers.
+    Json,
+}
+
+/// One `[[feeds]]` entry.
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    /// `http(s)://` or `file://` (a `file:` URL with a relative path is resolved against the
+    /// config file's folder).
+    pub url: Url,
+    /// A short name for logs and alerts; defaults to the URL's host.
+    pub name: String,
+    /// Time between polls of this feed.
+    pub interval: Duration,
+    /// Whether this feed's first poll alerts on its backlog.
+    pub alert_on_first_poll: bool,
+}
+
+impl FeedConfig {
+    /// The URL as safe to log: scheme, host and path, never the query (it may hold a token).
+    pub fn display_url(&self) -> String {
+        display_url(&self.url)
+    }
+}
+
+/// A URL as safe to log: scheme, host and path only.
+pub fn display_url(url: &Url) -> String {
+    match url.host_str() {
+        Some(host) => format!("{}://{}{}", url.scheme(), host, url.path()),
+        None => format!("{}://{}", url.scheme(), url.path()),
+    }
+}
+
+/// One `[[sinks]]` entry.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    /// Unique name; defaults to the kind (`slack`, `webhook-2`, …).
+    pub name: String,
+    /// What it is and where it sends.
+    pub kind: SinkKind,
+}
+
+/// The kinds of sink.
+#[derive(Debug, Clone)]
+pub enum SinkKind {
+    /// Prints alerts on standard output.
+    Stdout {
+        /// Text for people, or one JSON object a line.
+        json: bool,
+    },
+    /// A Slack incoming webhook.
+    Slack {
+        /// The webhook URL (a secret: it is the credential).
+        url: Secret,
+    },
+    /// A generic JSON webhook.
+    Webhook {
+        /// The receiver's URL (treated as a secret, since such URLs often carry tokens).
+        url: Secret,
+    },
+}
+
+impl SinkKind {
+    /// The config name of the kind.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SinkKind::Stdout { .. } => "stdout",
+            SinkKind::Slack { .. } => "slack",
+            SinkKind::Webhook { .. } => "webhook",
+        }
+    }
+}
+
+/// One thing wrong with a config file: the key it is about and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Key path such as `feeds[2].url`, or `(file)` for the whole file.
+    pub key: String,
+    /// What is wrong and, where possible, what would be right.
+    pub why: String,
+}
+
+/// A config that could not be loaded, with every problem found.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the config file: {source}")]
+    Read {
+        /// The config file.
+        file: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid config.
+    #[error("{}", render_problems(file, problems))]
+    Invalid {
+        /// The config file.
+        file: PathBuf,
+        /// Every problem found, in file order.
+        problems: Vec<Problem>,
+    },
+}
+
+fn render_problems(file: &Path, problems: &[Problem]) -> String {
+    let mut out = format!(
+        "{}: {} problem{} found",
+        file.display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for problem in problems {
+        out.push_str(&format!(
+            "\n  {}: {}: {}",
+            file.display(),
+            problem.key,
+            problem.why
+        ));
+    }
+    out
+}
+
+impl Config {
+    /// Loads and validates a config file, resolving `${VAR}` from the process environment.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] if the file cannot be read, [`ConfigError::Invalid`] with every
+    /// problem found otherwise.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with_env(path, &|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::load`], with an explicit variable lookup (for tests).
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_with_env(
+        path: &Path,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(err) => {
+                return Err(ConfigError::Invalid {
+                    file: path.to_path_buf(),
+                    problems: vec![Problem {
+                        key: "(file)".into(),
+                        why: format!(
+                            "is not valid UTF-8 (first bad byte at offset {})",
+                            err.utf8_error().valid_up_to()
+                        ),
+                    }],
+                });
+            }
+        };
+        Config::from_str_with_env(&text, path, lookup)
+    }
+
+    /// Parses and validates config text as if it were read from `path`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] with every problem found.
+    pub fn from_str_with_env(
+        text: &str,
+        path: &Path,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        validate::validate(text, path, &base_dir, lookup).map_err(|problems| ConfigError::Invalid {
+            file: path.to_path_buf(),
+            problems,
+        })
+    }
+
+    /// The feed with this URL, if configured.
+    pub fn feed(&self, url: &Url) -> Option<&FeedConfig> {
+        self.feeds.iter().find(|feed| &feed.url == url)
+    }
+}

@@ -1,0 +1,128 @@
+//! Secret values (webhook URLs, tokens) and `${VAR}` resolution from the environment.
+
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+
+/// A value that must never reach a log line or an error message. `Debug` and `Display` show
+/// only where it came from (`$PARLEYD_SLACK_WEBHOOK`, or "inline value").
+#[derive(Clone)]
+pub struct Secret {
+    value: SecretString,
+    origin: String,
+}
+
+impl Secret {
+    /// Wraps a resolved value together with a description of where it came from.
+    pub fn new(value: String, origin: String) -> Secret {
+        Secret {
+            value: SecretString::from(value),
+            origin,
+        }
+    }
+
+    /// The value itself, for the one place that needs it: the HTTP call.
+    pub fn expose(&self) -> &str {
+        self.value.expose_secret()
+    }
+
+    /// Where the value came from, safe to print.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret(from {})", self.origin)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[secret from {}]", self.origin)
+    }
+}
+
+/// Replaces every `${NAME}` and `${NAME:-default}` in `raw` with the variable's value.
+/// Returns the resolved text and the names it used, or a message naming the variable that
+/// is missing. The message never contains the raw text, because it may hold a secret.
+pub(crate) fn interpolate(
+    raw: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, Vec<String>), String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut names = Vec::new();
+    let mut rest = raw;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err("has a `${` without a closing `}`".to_string());
+        };
+        let inner = &after[..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (inner, None),
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "`${{{name}}}` is not a valid variable name (letters, digits and _ only)"
+            ));
+        }
+        match (lookup(name), default) {
+            (Some(value), _) if !value.is_empty() => out.push_str(&value),
+            (_, Some(default)) => out.push_str(default),
+            (Some(_), None) => return Err(format!("environment variable {name} is empty")),
+            (None, None) => return Err(format!("environment variable {name} is not set")),
+        }
+        names.push(name.to_string());
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    if out.contains('\n') || out.contains('\r') {
+        return Err("contains a line break after substitution".to_string());
+    }
+    Ok((out, names))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "HOOK" => Some("https://hooks.example/T1/B2/secret".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn resolves_variables_and_defaults() {
+        let (value, names) = interpolate("${HOOK}", &env).unwrap();
+        assert_eq!(value, "https://hooks.example/T1/B2/secret");
+        assert_eq!(names, vec!["HOOK"]);
+        let (value, _) = interpolate("a-${NOPE:-b}-c", &env).unwrap();
+        assert_eq!(value, "a-b-c");
+    }
+
+    #[test]
+    fn missing_and_empty_variables_are_named() {
+        assert_eq!(
+            interpolate("${NOPE}", &env).unwrap_err(),
+            "environment variable NOPE is not set"
+        );
+        assert_eq!(
+            interpolate("${EMPTY}", &env).unwrap_err(),
+            "environment variable EMPTY is empty"
+        );
+        assert!(interpolate("${HOOK", &env).is_err());
+    }
+
+    #[test]
+    fn secret_never_prints_its_value() {
+        let secret = Secret::new("https://hooks.example/s3cr3t".into(), "$HOOK".into());
+        assert!(!format!("{secret:?} {secret}").contains("s3cr3t"));
+        assert_eq!(secret.expose(), "https://hooks.example/s3cr3t");
+    }
+}

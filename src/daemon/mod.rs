@@ -1,0 +1,590 @@
+//! Wires the stages together and owns every task: `once` (one cycle, for cron and tests)
+//! and `run` (each feed on its own schedule, one delivery worker per sink, until shutdown).
+//!
+//! A poll of one feed goes fetch → parse → classify the articles not yet stored → one store
+//! transaction → flush, and only then wakes the delivery workers, so no alert leaves before
+//! the article that raised it is durable. One feed's or sink's failure is logged, counted and
+//! backed off; it never stops the others.
+
+use crate::classify::{Classifier, ProfileError};
+use crate::config::{Config, FeedConfig, SinkConfig};
+use crate::model::Article;
+use crate::notify::{DeliveryReport, Notifier, NotifierError};
+use crate::parse::{ParseError, ParsedFeed, Source, parse_feed};
+use crate::poll::{Fetched, PollError, Poller, Validators};
+use crate::store::{FeedState, NewArticle, PollCommit, Store, StoreError};
+use chrono::Utc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// How long a story stays open for other outlets' articles to join it instead of alerting.
+pub const STORY_WINDOW: Duration = Duration::from_secs(72 * 3600);
+/// The longest a failing feed waits between attempts: it is never given up on.
+const MAX_FEED_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+/// How long shutdown waits for in-flight polls and sends before giving up on them. Both are
+/// bounded by their own timeouts, so this is only reached if something is badly stuck.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
+/// A delivery worker with nothing queued checks the outbox this often anyway.
+const IDLE_DELIVERY_CHECK: Duration = Duration::from_secs(60);
+
+/// Why the pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The profile could not be loaded.
+    #[error("classifier profile: {0}")]
+    Profile(#[from] ProfileError),
+    /// An HTTP client could not be built.
+    #[error("{0}")]
+    Client(String),
+}
+
+impl From<PollError> for StartError {
+    fn from(err: PollError) -> Self {
+        StartError::Client(err.to_string())
+    }
+}
+
+impl From<NotifierError> for StartError {
+    fn from(err: NotifierError) -> Self {
+        StartError::Client(err.to_string())
+    }
+}
+
+/// Why one poll of one feed failed. Each variant's message names the feed.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// Fetching failed.
+    #[error(transparent)]
+    Poll(#[from] PollError),
+    /// The body is not a readable feed.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// The store failed while saving the poll.
+    #[error("feed `{feed}`: {source}")]
+    Store {
+        /// Feed name.
+        feed: String,
+        /// Why.
+        source: StoreError,
+    },
+}
+
+impl FeedError {
+    /// A short, stable name for the kind of failure.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FeedError::Poll(err) => err.kind(),
+            FeedError::Parse(_) => "parse",
+            FeedError::Store { .. } => "store",
+        }
+    }
+}
+
+/// What one successful poll did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedReport {
+    /// The server said 304, or the body was byte-for-byte the last one.
+    pub unchanged: bool,
+    /// Entries in the feed.
+    pub items: usize,
+    /// Entries not stored before.
+    pub new: usize,
+    /// Of those, relevant by the classifier.
+    pub relevant: usize,
+    /// Alerts queued (new stories).
+    pub queued: usize,
+    /// Relevant articles that joined a story already alerted.
+    pub joined_story: usize,
+}
+
+/// The stages, built once from a config and shared by every task.
+#[derive(Debug)]
+pub struct Pipeline {
+    config: Config,
+    store: Store,
+    poller: Poller,
+    classifier: Classifier,
+    notifier: Notifier,
+    sink_names: Vec<String>,
+}
+
+impl Pipeline {
+    /// Opens the store and builds the clients and the classifier.
+    ///
+    /// # Errors
+    /// [`StartError`] naming what could not be set up.
+    pub fn new(config: Config) -> Result<Pipeline, StartError> {
+        let classifier =
+            Classifier::from_source(&config.classifier.profile, config.classifier.threshold)?;
+        let store = Store::open(&config.storage.path, config.storage.cache_capacity)?;
+        let poller = Poller::new(&config.poll)?;
+        let notifier = Notifier::new(&config.delivery)?;
+        let sink_names = config.sinks.iter().map(|s| s.name.clone()).collect();
+        Ok(Pipeline {
+            config,
+            store,
+            poller,
+            classifier,
+            notifier,
+            sink_names,
+        })
+    }
+
+    /// The store, for reports and tests.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The config it was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Polls one feed end to end: fetch, parse, classify new articles, commit, flush.
+    ///
+    /// # Errors
+    /// [`FeedError`] naming the feed; its failure count is saved for back-off.
+    pub async fn poll_feed(&self, feed: &FeedConfig) -> Result<FeedReport, FeedError> {
+        let store_error = |source| FeedError::Store {
+            feed: feed.name.clone(),
+            source,
+        };
+        let key = feed.url.as_str();
+        let mut state = self
+            .store
+            .feed_state(key)
+            .map_err(store_error)?
+            .unwrap_or_default();
+        let outcome = self.fetch_and_commit(feed, &mut state).await;
+        match outcome {
+            Ok(report) => Ok(report),
+            Err(err) => {
+                state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+                state.last_error = Some(err.to_string());
+                self.store
+                    .put_feed_state(key, &state)
+                    .map_err(store_error)?;
+                Err(err)
+            }
+        }
+    }
+
+    async fn fetch_and_commit(
+        &self,
+        feed: &FeedConfig,
+        state: &mut FeedState,
+    ) -> Result<FeedReport, FeedError> {
+        let store_error = |source| FeedError::Store {
+            feed: feed.name.clone(),
+            source,
+        };
+        let validators = Validators {
+            etag: state.etag.clone(),
+            last_modified: state.last_modified.clone(),
+        };
+        let now = Utc::now();
+        let body = match self.poller.fetch(feed, &validators).await? {
+            Fetched::NotModified => {
+                self.record_unchanged(feed, state, now)
+                    .map_err(store_error)?;
+                return Ok(FeedReport {
+                    unchanged: true,
+                    ..FeedReport::default()
+                });
+            }
+            Fetched::Body(body) => body,
+        };
+        let body_hash = xxh3_64(&body.bytes);
+        if state.first_poll_done && state.body_hash == Some(body_hash) {
+            self.record_unchanged(feed, state, now)
+                .map_err(store_error)?;
+            return Ok(FeedReport {
+                unchanged: true,
+                ..FeedReport::default()
+            });
+        }
+        let parsed = parse_off_thread(feed, body.bytes, body.content_type, now).await?;
+        let items = parsed.articles.len();
+        if items == 0 {
+            tracing::warn!(feed = %feed.name, "Feed parsed but has no items.");
+        }
+        let new_articles = self.new_articles(parsed.articles).map_err(store_error)?;
+        let may_alert = state.first_poll_done || feed.alert_on_first_poll;
+        let oldest_alertable = now
+            - chrono::Duration::from_std(self.config.poll.max_article_age)
+                .unwrap_or(chrono::Duration::days(2));
+        let mut relevant = 0;
+        let articles: Vec<NewArticle> = new_articles
+            .into_iter()
+            .map(|article| {
+                let verdict = self.classifier.classify_article(&article);
+                relevant += usize::from(verdict.relevant);
+                let alert =
+                    verdict.relevant && may_alert && article.effective_time() >= oldest_alertable;
+                NewArticle {
+                    article,
+                    verdict: Some(verdict),
+                    alert,
+                }
+            })
+            .collect();
+        let new = articles.len();
+        if !state.first_poll_done && !feed.alert_on_first_poll && relevant > 0 {
+            tracing::info!(feed = %feed.name, relevant, "First poll of this feed: its backlog is stored without alerting.");
+        }
+        let next_state = FeedState {
+            title: parsed.title.or(state.title.take()),
+            etag: body.validators.etag,
+            last_modified: body.validators.last_modified,
+            body_hash: Some(body_hash),
+            first_poll_done: true,
+            last_success: Some(now),
+            last_error: None,
+            consecutive_failures: 0,
+            items_seen: state.items_seen,
+        };
+        let commit = PollCommit {
+            feed_url: feed.url.as_str(),
+            state: next_state,
+            articles,
+            sinks: &self.sink_names,
+            story_window: STORY_WINDOW,
+            now,
+        };
+        let outcome = self.store.commit_poll(&commit).map_err(store_error)?;
+        self.store.flush().await.map_err(store_error)?;
+        *state = commit.state;
+        Ok(FeedReport {
+            unchanged: false,
+            items,
+            new,
+            relevant,
+            queued: outcome.queued.len(),
+            joined_story: outcome.joined_story,
+        })
+    }
+
+    fn record_unchanged(
+        &self,
+        feed: &FeedConfig,
+        state: &mut FeedState,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        state.last_success = Some(now);
+        state.last_error = None;
+        state.consecutive_failures = 0;
+        self.store.put_feed_state(feed.url.as_str(), state)
+    }
+
+    /// The articles not already in the store, without duplicates inside the batch.
+    fn new_articles(&self, articles: Vec<Article>) -> Result<Vec<Article>, StoreError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut fresh = Vec::new();
+        for article in articles {
+            let key = article.store_key();
+            if seen.insert(key) && !self.store.contains_article(&key)? {
+                fresh.push(article);
+            }
+        }
+        Ok(fresh)
+    }
+
+    /// Delivers what is due for one sink.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the outbox cannot be read or updated.
+    pub async fn deliver(&self, sink: &SinkConfig) -> Result<DeliveryReport, StoreError> {
+        self.notifier.deliver_due(&self.store, sink).await
+    }
+}
+
+async fn parse_off_thread(
+    feed: &FeedConfig,
+    bytes: Vec<u8>,
+    content_type: Option<String>,
+    now: chrono::DateTime<Utc>,
+) -> Result<ParsedFeed, FeedError> {
+    let name = feed.name.clone();
+    let url = feed.url.clone();
+    // Parsing a multi-megabyte feed takes milliseconds of CPU; keep it off the I/O threads.
+    let joined = tokio::task::spawn_blocking(move || {
+        parse_feed(
+            &bytes,
+            content_type.as_deref(),
+            Source {
+                name: &name,
+                url: &url,
+            },
+            now,
+        )
+    })
+    .await;
+    match joined {
+        Ok(result) => Ok(result?),
+        Err(join_error) => Err(FeedError::Parse(ParseError::Panicked {
+            feed: feed.name.clone(),
+            message: join_error.to_string(),
+        })),
+    }
+}
+
+/// What `once` did, summed over all feeds and sinks.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OnceReport {
+    /// Feeds polled successfully.
+    pub feeds_ok: usize,
+    /// Feeds that failed (logged with their reason).
+    pub feeds_failed: usize,
+    /// New articles stored.
+    pub new_articles: usize,
+    /// Alerts queued this cycle.
+    pub queued: usize,
+    /// Alerts delivered (including older queued ones).
+    pub sent: usize,
+    /// Delivery attempts that failed (the alerts stay queued).
+    pub delivery_failed: usize,
+    /// Alerts moved to the dead-letter list.
+    pub dead: usize,
+}
+
+impl OnceReport {
+    /// Whether everything succeeded.
+    pub fn is_clean(&self) -> bool {
+        self.feeds_failed == 0 && self.delivery_failed == 0 && self.dead == 0
+    }
+}
+
+/// Polls every feed once (bounded concurrency), then delivers every due alert.
+///
+/// # Errors
+/// [`StartError`] if the pipeline cannot start; per-feed and per-sink failures are counted
+/// in the report instead.
+pub async fn once(config: Config) -> Result<OnceReport, StartError> {
+    let pipeline = Arc::new(Pipeline::new(config)?);
+    let semaphore = Arc::new(Semaphore::new(pipeline.config.poll.concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    for feed in pipeline.config.feeds.clone() {
+        let pipeline = Arc::clone(&pipeline);
+        let semaphore = Arc::clone(&semaphore);
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let result = pipeline.poll_feed(&feed).await;
+            log_poll(&feed, &result);
+            result
+        });
+    }
+    let mut report = OnceReport::default();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(feed_report)) => {
+                report.feeds_ok += 1;
+                report.new_articles += feed_report.new;
+                report.queued += feed_report.queued;
+            }
+            Ok(Err(_)) | Err(_) => report.feeds_failed += 1,
+        }
+    }
+    for sink in &pipeline.config.sinks {
+        match pipeline.deliver(sink).await {
+            Ok(delivery) => {
+                report.sent += delivery.sent;
+                report.delivery_failed += delivery.failed;
+                report.dead += delivery.dead;
+            }
+            Err(err) => {
+                tracing::error!(sink = %sink.name, error = %err, "Delivery stopped by a store error.");
+                report.delivery_failed += 1;
+            }
+        }
+    }
+    if let Err(err) = pipeline.store.flush().await {
+        tracing::error!(error = %err, "Final flush failed.");
+        report.delivery_failed += 1;
+    }
+    Ok(report)
+}
+
+fn log_poll(feed: &FeedConfig, result: &Result<FeedReport, FeedError>) {
+    match result {
+        Ok(report) if report.unchanged => {
+            tracing::debug!(feed = %feed.name, "Feed unchanged.");
+        }
+        Ok(report) => tracing::info!(
+            feed = %feed.name,
+            items = report.items,
+            new = report.new,
+            relevant = report.relevant,
+            queued = report.queued,
+            joined_story = report.joined_story,
+            "Feed polled."
+        ),
+        Err(err) => {
+            tracing::warn!(feed = %feed.name, kind = err.kind(), error = %err, "Feed poll failed; will retry.")
+        }
+    }
+}
+
+/// Runs until `shutdown` is cancelled: each feed polls on its own interval (backing off while
+/// it fails), each sink delivers as alerts arrive. On shutdown no new poll or send starts,
+/// the ones in flight finish, the store is flushed, and the function returns.
+///
+/// # Errors
+/// [`StartError`] if the pipeline cannot start.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), StartError> {
+    let pipeline = Arc::new(Pipeline::new(config)?);
+    let semaphore = Arc::new(Semaphore::new(pipeline.config.poll.concurrency));
+    let wakers: Vec<Arc<Notify>> = pipeline
+        .config
+        .sinks
+        .iter()
+        .map(|_| Arc::new(Notify::new()))
+        .collect();
+    let tracker = TaskTracker::new();
+    for feed in pipeline.config.feeds.clone() {
+        tracker.spawn(feed_loop(
+            Arc::clone(&pipeline),
+            feed,
+            Arc::clone(&semaphore),
+            wakers.clone(),
+            shutdown.clone(),
+        ));
+    }
+    for (sink, waker) in pipeline.config.sinks.iter().zip(&wakers) {
+        tracker.spawn(delivery_loop(
+            Arc::clone(&pipeline),
+            sink.clone(),
+            Arc::clone(waker),
+            shutdown.clone(),
+        ));
+    }
+    tracker.close();
+    tracing::info!(
+        feeds = pipeline.config.feeds.len(),
+        sinks = pipeline.config.sinks.len(),
+        store = %pipeline.store.path().display(),
+        "parleyd is running."
+    );
+    shutdown.cancelled().await;
+    tracing::info!("Shutting down: finishing polls and deliveries in flight.");
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace = %humantime::format_duration(SHUTDOWN_GRACE),
+            "Some tasks did not finish in time; their work will be redone at the next start."
+        );
+    }
+    pipeline.store.flush().await?;
+    tracing::info!("Store flushed; stopped.");
+    Ok(())
+}
+
+async fn feed_loop(
+    pipeline: Arc<Pipeline>,
+    feed: FeedConfig,
+    semaphore: Arc<Semaphore>,
+    wakers: Vec<Arc<Notify>>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            permit = Arc::clone(&semaphore).acquire_owned() => permit,
+        };
+        // Once started, a poll runs to its end (bounded by the poll timeout), so a
+        // shutdown never leaves half a poll behind.
+        let result = pipeline.poll_feed(&feed).await;
+        drop(permit);
+        log_poll(&feed, &result);
+        if result.as_ref().is_ok_and(|report| report.queued > 0) {
+            for waker in &wakers {
+                waker.notify_one();
+            }
+        }
+        let wait = next_poll_delay(&feed, &result, &pipeline);
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// The feed's interval with ±10% jitter (so feeds drift apart instead of polling in step),
+/// doubled per consecutive failure up to a cap, and never sooner than a `Retry-After`.
+fn next_poll_delay(
+    feed: &FeedConfig,
+    result: &Result<FeedReport, FeedError>,
+    pipeline: &Pipeline,
+) -> Duration {
+    let jitter = 0.9 + fastrand::f64() * 0.2;
+    let base = feed.interval.mul_f64(jitter);
+    let Err(err) = result else { return base };
+    let failures = pipeline
+        .store
+        .feed_state(feed.url.as_str())
+        .ok()
+        .flatten()
+        .map_or(1, |s| s.consecutive_failures.max(1));
+    let backoff = base
+        .saturating_mul(1u32 << (failures - 1).min(10))
+        .min(MAX_FEED_BACKOFF.max(feed.interval));
+    match err {
+        FeedError::Poll(PollError::Status {
+            retry_after: Some(asked),
+            ..
+        }) => backoff.max((*asked).min(MAX_FEED_BACKOFF)),
+        _ => backoff,
+    }
+}
+
+async fn delivery_loop(
+    pipeline: Arc<Pipeline>,
+    sink: SinkConfig,
+    waker: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        let wait = match pipeline.deliver(&sink).await {
+            Ok(DeliveryReport {
+                blocked_until: Some(until),
+                ..
+            }) => (until - Utc::now()).to_std().unwrap_or(Duration::ZERO),
+            Ok(_) => match pipeline.store.pending(&sink.name) {
+                Ok((_, Some(due))) => (due - Utc::now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(IDLE_DELIVERY_CHECK),
+                Ok((_, None)) => IDLE_DELIVERY_CHECK,
+                Err(err) => {
+                    tracing::error!(sink = %sink.name, error = %err, "Cannot read the outbox.");
+                    IDLE_DELIVERY_CHECK
+                }
+            },
+            Err(err) => {
+                tracing::error!(sink = %sink.name, error = %err, "Delivery stopped by a store error.");
+                IDLE_DELIVERY_CHECK
+            }
+        };
+        if wait.is_zero() {
+            // Entries are due right now (a batch boundary); yield and go on.
+            tokio::task::yield_now().await;
+            continue;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = waker.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! Delivers alerts from the outbox to the configured sinks: Slack, generic webhooks, stdout.
+//!
+//! Each sink is worked on its own: an entry leaves the outbox only after its sink accepted
+//! it (a 2xx), a failure pushes the entry back with exponential back-off and jitter (or the
+//! server's `Retry-After`, if longer), and after `delivery.max_attempts` it moves to the
+//! dead-letter list, never silently dropped. Every attempt carries the same alert id
+//! (`webhook-id` header, `id` field) so receivers can drop repeats.
+
+pub mod slack;
+pub mod stdout;
+pub mod webhook;
+
+use crate::config::{DeliveryConfig, SinkConfig, SinkKind};
+use crate::model::Alert;
+use crate::poll::{error_chain, retry_after};
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// Entries read from the outbox per round; bounds memory when a sink has a long backlog.
+const BATCH: usize = 100;
+
+/// Why one delivery attempt failed. The message never contains the sink's URL.
+#[derive(Debug, thiserror::Error)]
+#[error("sink `{sink}`: {reason}")]
+pub struct DeliveryError {
+    /// Sink name.
+    pub sink: String,
+    /// What went wrong.
+    pub reason: String,
+    /// How long the receiver asked us to wait.
+    pub retry_after: Option<Duration>,
+}
+
+/// What one delivery round did for one sink.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Alerts accepted by the sink.
+    pub sent: usize,
+    /// Attempts that failed (the entries stay queued).
+    pub failed: usize,
+    /// Alerts moved to the dead-letter list.
+    pub dead: usize,
+    /// After a failure: when the sink should be tried again. The entries behind the failed
+    /// one wait with it, so a down sink is not hammered.
+    pub blocked_until: Option<DateTime<Utc>>,
+}
+
+/// Sends alerts. Cheap to clone: the HTTP client is shared.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    client: reqwest::Client,
+    config: DeliveryConfig,
+}
+
+/// Errors building the notifier.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the delivery HTTP client: {reason}")]
+pub struct NotifierError {
+    reason: String,
+}
+
+impl Notifier {
+    /// Builds the delivery client.
+    ///
+    /// # Errors
+    /// When the TLS backend cannot be initialised.
+    pub fn new(config: &DeliveryConfig) -> Result<Notifier, NotifierError> {
+        let client = reqwest::Client::builder()
+            .user_agent(crate::USER_AGENT)
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            // A redirect from a webhook endpoint means a misconfiguration; following it
+            // would resend the alert somewhere the user did not choose.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|err| NotifierError {
+                reason: error_chain(&err.without_url()),
+            })?;
+        Ok(Notifier {
+            client,
+            config: config.clone(),
+        })
+    }
+
+    /// Sends one alert to one sink, once.
+    ///
+    /// # Errors
+    /// A [`DeliveryError`] naming the sink.
+    pub async fn send(&self, sink: &SinkConfig, alert: &Alert) -> Result<(), DeliveryError> {
+        match &sink.kind {
+            SinkKind::Stdout { json } => stdout::write(alert, *json).map_err(|err| DeliveryError {
+                sink: sink.name.clone(),
+                reason: format!("cannot write to standard output: {err}"),
+                retry_after: None,
+            }),
+            SinkKind::Slack { url } => {
+                self.post(sink, url.expose(), &slack::payload(alert), alert)
+                    .await
+            }
+            SinkKind::Webhook { url } => {
+                self.post(sink, url.expose(), &webhook::payload(alert), alert)
+                    .await
+            }
+        }
+    }
+
+    async fn post(
+        &self,
+        sink: &SinkConfig,
+        url: &str,
+        body: &serde_json::Value,
+        alert: &Alert,
+    ) -> Result<(), DeliveryError> {
+        let failure = |reason: String, retry_after: Option<Duration>| DeliveryError {
+            sink: sink.name.clone(),
+            reason,
+            retry_after,
+        };
+        let response = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &alert.id)
+            .header("webhook-timestamp", Utc::now().timestamp().to_string())
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|err| failure(error_chain(&err.without_url()), None))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let wait = retry_after(response.headers());
+        Err(failure(
+            format!("the receiver answered HTTP {}", status.as_u16()),
+            wait,
+        ))
+    }
+
+    /// Delivers every due outbox entry of one sink, oldest first. Stops at the first
+    /// failure: the sink is likely down, and the rest would only fail slower.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the outbox cannot be read or updated.
+    pub async fn deliver_due(
+        &self,
+        store: &Store,
+        sink: &SinkConfig,
+    ) -> Result<DeliveryReport, StoreError> {
+        let mut report = DeliveryReport::default();
+        loop {
+            let due = store.due_alerts(&sink.name, Utc::now(), BATCH)?;
+            if due.is_empty() {
+                return Ok(report);
+            }
+            for (key, mut alert) in due {
+                match self.send(sink, &alert).await {
+                    Ok(()) => {
+                        store.mark_sent(&key, &alert, Utc::now())?;
+                        report.sent += 1;
+                        tracing::info!(sink = %sink.name, alert = %alert.id, feed = %alert.article.feed, "Alert delivered.");
+                    }
+                    Err(err) => {
+                        alert.attempts += 1;
+                        alert.last_error = Some(err.reason.clone());
+                        if alert.attempts >= self.config.max_attempts {
+                            store.move_to_dead(&key, &alert)?;
+                            report.dead += 1;
+                            tracing::error!(sink = %sink.name, alert = %alert.id, attempts = alert.attempts, error = %err, "Alert moved to the dead-letter list after its last attempt.");
+                        } else {
+                            let wait = self.retry_delay(alert.attempts, err.retry_after);
+                            alert.next_attempt = Utc::now()
+                                + chrono::Duration::from_std(wait)
+                                    .unwrap_or(chrono::Duration::hours(1));
+                            store.update_alert(&key, &alert)?;
+                            report.failed += 1;
+                            report.blocked_until = Some(alert.next_attempt);
+                            tracing::warn!(sink = %sink.name, alert = %alert.id, attempts = alert.attempts, retry_in = %humantime::format_duration(wait), error = %err, "Alert delivery failed; will retry.");
+                        }
+                        return Ok(report);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The wait before attempt `attempts + 1`: base · 2^(attempts−1), capped, with jitter
+    /// between half and all of it so many daemons do not retry in step; never shorter than
+    /// what the receiver asked for.
+    pub fn retry_delay(&self, attempts: u32, asked: Option<Duration>) -> Duration {
+        backoff_delay(
+            self.config.retry_base,
+            self.config.retry_max,
+            attempts,
+            asked,
+        )
+    }
+}
+
+/// Exponential back-off with jitter; see [`Notifier::retry_delay`].
+pub fn backoff_delay(
+    base: Duration,
+    max: Duration,
+    attempts: u32,
+    asked: Option<Duration>,
+) -> Duration {
+    let exponent = attempts.saturating_sub(1).min(30);
+    let full = base.saturating_mul(1u32 << exponent).min(max);
+    let jittered = full.mul_f64(0.5 + fastrand::f64() * 0.5);
+    match asked {
+        Some(asked) => jittered.max(asked.min(max)),
+        None => jittered,
+    }
+}
+
+/// The earliest time any entry of `sink` is due, if it has any.
+///
+/// # Errors
+/// [`StoreError`] if the outbox cannot be read.
+pub fn next_due(store: &Store, sink: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(store.pending(sink)?.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_is_capped_and_honours_retry_after() {
+        let base = Duration::from_secs(2);
+        let max = Duration::from_secs(60);
+        for attempts in 1..10 {
+            let delay = backoff_delay(base, max, attempts, None);
+            let full = (base * 2u32.pow(attempts - 1)).min(max);
+            assert!(delay >= full / 2 && delay <= full, "{attempts}: {delay:?}");
+        }
+        let delay = backoff_delay(base, max, 1, Some(Duration::from_secs(30)));
+        assert!(delay >= Duration::from_secs(30));
+        let delay = backoff_delay(base, max, 1, Some(Duration::from_secs(3600)));
+        assert_eq!(delay, max);
+    }
+}

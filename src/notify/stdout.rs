@@ -1,0 +1,53 @@
+//! The stdout sink: a readable block per alert, or one JSON line (the webhook body).
+
+use crate::model::Alert;
+use std::io::Write;
+
+/// Writes one alert to standard output.
+///
+/// # Errors
+/// When standard output is closed.
+pub fn write(alert: &Alert, json: bool) -> std::io::Result<()> {
+    let text = if json {
+        let mut line = super::webhook::payload(alert).to_string();
+        line.push('\n');
+        line
+    } else {
+        render(alert)
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// The human-readable block. Control characters from the feed are dropped so a title
+/// cannot move the cursor or recolour a terminal.
+pub fn render(alert: &Alert) -> String {
+    let event = alert.verdict.event.map_or("match", |e| e.as_str());
+    let mut out = format!(
+        "ALERT [{event}] score {:.2}  {}\n",
+        alert.verdict.score,
+        printable(&alert.article.title)
+    );
+    let published = alert
+        .article
+        .published
+        .map(|p| p.to_rfc3339())
+        .unwrap_or_else(|| "undated".to_string());
+    out.push_str(&format!(
+        "  feed: {} · published {published}\n",
+        printable(&alert.article.feed)
+    ));
+    if let Some(link) = &alert.article.link {
+        out.push_str(&format!("  link: {}\n", printable(link)));
+    }
+    for reason in &alert.verdict.reasons {
+        out.push_str(&format!("  why:  {}\n", printable(reason)));
+    }
+    out.push_str(&format!("  id:   {}\n\n", alert.id));
+    out
+}
+
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}

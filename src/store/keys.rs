@@ -1,0 +1,93 @@
+//! The on-disk layout: tree names, key encodings and the value codec, in one place.
+//!
+//! | tree       | key                                   | value                          |
+//! |------------|---------------------------------------|--------------------------------|
+//! | `meta`     | `schema_version`                      | u32, big-endian                |
+//! | `articles` | xxh3-128(feed URL, article key), 16 B | [`super::StoredArticle`]       |
+//! | `feeds`    | feed URL, UTF-8                       | [`super::FeedState`]           |
+//! | `stories`  | story fingerprint, 8 B                | [`super::StoryRecord`]         |
+//! | `outbox`   | sink name, 0x00, sequence u64 BE      | [`crate::model::Alert`]        |
+//! | `dead`     | as `outbox`                           | [`crate::model::Alert`]        |
+//! | `sent`     | sink name, 0x00, alert id             | sent time, RFC 3339            |
+//!
+//! Values are one version byte followed by JSON, so a later schema can read old records.
+//! The sequence in outbox keys comes from sled's monotonic id generator, so a sink's entries
+//! are scanned oldest first.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Bump when a key layout or value shape changes incompatibly.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The first byte of every value.
+const VALUE_VERSION: u8 = 1;
+
+pub(super) const META: &str = "meta";
+pub(super) const ARTICLES: &str = "articles";
+pub(super) const FEEDS: &str = "feeds";
+pub(super) const STORIES: &str = "stories";
+pub(super) const OUTBOX: &str = "outbox";
+pub(super) const DEAD: &str = "dead";
+pub(super) const SENT: &str = "sent";
+pub(super) const SCHEMA_KEY: &[u8] = b"schema_version";
+
+/// The key prefix of one sink's entries in `outbox` and `dead`.
+pub(super) fn sink_prefix(sink: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(sink.len() + 1);
+    key.extend_from_slice(sink.as_bytes());
+    key.push(0);
+    key
+}
+
+/// An outbox key: sink prefix then the sequence number, big-endian so keys sort by age.
+pub(super) fn outbox_key(sink: &str, sequence: u64) -> Vec<u8> {
+    let mut key = sink_prefix(sink);
+    key.extend_from_slice(&sequence.to_be_bytes());
+    key
+}
+
+/// A `sent` key: sink prefix then the alert id.
+pub(super) fn sent_key(sink: &str, alert_id: &str) -> Vec<u8> {
+    let mut key = sink_prefix(sink);
+    key.extend_from_slice(alert_id.as_bytes());
+    key
+}
+
+/// Encodes a value: version byte, then JSON.
+pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![VALUE_VERSION];
+    // Serialising our own plain structs to a Vec cannot fail.
+    serde_json::to_writer(&mut out, value).expect("store values serialise to JSON");
+    out
+}
+
+/// Decodes a value written by [`encode`].
+pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    match bytes.split_first() {
+        Some((&VALUE_VERSION, json)) => serde_json::from_slice(json).map_err(|e| e.to_string()),
+        Some((version, _)) => Err(format!("unknown value version {version}")),
+        None => Err("empty value".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outbox_keys_sort_by_sequence_within_a_sink() {
+        assert!(outbox_key("slack", 9) < outbox_key("slack", 10));
+        assert!(outbox_key("slack", 255) < outbox_key("slack", 256));
+        assert!(outbox_key("slack", 1).starts_with(&sink_prefix("slack")));
+        assert!(!outbox_key("slack-2", 1).starts_with(&sink_prefix("slack")));
+    }
+
+    #[test]
+    fn values_round_trip_and_reject_unknown_versions() {
+        let bytes = encode(&vec![1u32, 2]);
+        assert_eq!(decode::<Vec<u32>>(&bytes).unwrap(), vec![1, 2]);
+        let mut wrong = bytes.clone();
+        wrong[0] = 9;
+        assert!(decode::<Vec<u32>>(&wrong).is_err());
+    }
+}

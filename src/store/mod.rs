@@ -1,0 +1,527 @@
+//! Owns the sled database: articles, feed state, stories and the alert outbox.
+//!
+//! Everything one poll changes (new articles with their verdicts, story records, outbox
+//! entries and the feed's state) is written in one serializable transaction, and callers
+//! flush before any alert leaves, so a crash at any point either loses the whole poll (it is
+//! fetched again) or keeps all of it. Transaction closures only read and write the trees:
+//! sled may run them more than once.
+
+mod keys;
+
+pub use keys::SCHEMA_VERSION;
+
+use crate::model::{Alert, Article, Verdict, alert_id, story_fingerprints};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// An article as stored, with the verdict it was given when first seen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredArticle {
+    /// The article.
+    pub article: Article,
+    /// The verdict, if it was classified.
+    pub verdict: Option<Verdict>,
+    /// The alert it raised, or the alert of the story it joined.
+    pub alert_id: Option<String>,
+}
+
+/// What parleyd remembers about a feed between polls and across restarts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FeedState {
+    /// The feed's own title.
+    pub title: Option<String>,
+    /// `ETag` of the last body.
+    pub etag: Option<String>,
+    /// `Last-Modified` of the last body.
+    pub last_modified: Option<String>,
+    /// xxh3 of the last body, to skip parsing when a server ignores conditional GET.
+    pub body_hash: Option<u64>,
+    /// Whether a poll has succeeded once (its backlog has been stored).
+    pub first_poll_done: bool,
+    /// Last successful poll.
+    pub last_success: Option<DateTime<Utc>>,
+    /// Last failed poll and why.
+    pub last_error: Option<String>,
+    /// Polls failed in a row; drives back-off.
+    pub consecutive_failures: u32,
+    /// Articles stored from this feed.
+    pub items_seen: u64,
+}
+
+/// A story that has alerted: later articles with a shared fingerprint join it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoryRecord {
+    /// The alert the story raised.
+    pub alert_id: String,
+    /// When the story first alerted.
+    pub first_seen: DateTime<Utc>,
+    /// Feeds that carried it, first one first.
+    pub reported_by: Vec<String>,
+}
+
+/// An article from one poll, ready to commit.
+#[derive(Debug, Clone)]
+pub struct NewArticle {
+    /// The article.
+    pub article: Article,
+    /// Its verdict, if classified.
+    pub verdict: Option<Verdict>,
+    /// Whether it should alert (relevant, not backlog, not too old).
+    pub alert: bool,
+}
+
+/// Everything one poll of one feed changes.
+#[derive(Debug)]
+pub struct PollCommit<'a> {
+    /// The feed's URL (the `feeds` key).
+    pub feed_url: &'a str,
+    /// The feed's state after this poll.
+    pub state: FeedState,
+    /// New articles (already-known ones are skipped inside the transaction).
+    pub articles: Vec<NewArticle>,
+    /// The sinks an alert is queued for.
+    pub sinks: &'a [String],
+    /// How long a story stays open for later articles to join it.
+    pub story_window: Duration,
+    /// The time of the poll.
+    pub now: DateTime<Utc>,
+}
+
+/// What a commit did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// Articles written (new to the store).
+    pub stored: usize,
+    /// Alert ids queued, one per new story.
+    pub queued: Vec<String>,
+    /// Alerting articles that joined a story already alerted.
+    pub joined_story: usize,
+}
+
+/// Store failures. Each names the store path or the tree involved.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened.
+    #[error(
+        "cannot open the store at {path}: {source} (is another parleyd using the same storage.path?)"
+    )]
+    Open {
+        /// The sled directory.
+        path: PathBuf,
+        /// Why.
+        source: sled::Error,
+    },
+    /// The store was written by an incompatible version.
+    #[error(
+        "the store at {path} has schema version {found}; this parleyd reads version {expected}"
+    )]
+    Schema {
+        /// The sled directory.
+        path: PathBuf,
+        /// The version on disk.
+        found: u32,
+        /// The version this build reads.
+        expected: u32,
+    },
+    /// A read, write or flush failed.
+    #[error("store {operation} failed: {source}")]
+    Io {
+        /// What was being done.
+        operation: &'static str,
+        /// Why.
+        source: sled::Error,
+    },
+}
+
+fn io(operation: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
+    move |source| StoreError::Io { operation, source }
+}
+
+/// The sled database and its trees. Cheap to clone: sled handles are reference-counted.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+    articles: sled::Tree,
+    feeds: sled::Tree,
+    stories: sled::Tree,
+    outbox: sled::Tree,
+    dead: sled::Tree,
+    sent: sled::Tree,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`.
+    ///
+    /// # Errors
+    /// [`StoreError::Open`] if sled cannot open it (for example another process holds it),
+    /// [`StoreError::Schema`] if it was written by an incompatible version.
+    pub fn open(path: &Path, cache_capacity: u64) -> Result<Store, StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_capacity)
+            .open()
+            .map_err(open_error)?;
+        let tree = |name: &str| db.open_tree(name).map_err(open_error);
+        let meta = tree(keys::META)?;
+        match meta.get(keys::SCHEMA_KEY).map_err(open_error)? {
+            Some(bytes) => {
+                let found = bytes
+                    .as_ref()
+                    .try_into()
+                    .map(u32::from_be_bytes)
+                    .unwrap_or(0);
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::Schema {
+                        path: path.to_path_buf(),
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                meta.insert(keys::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(open_error)?;
+            }
+        }
+        Ok(Store {
+            articles: tree(keys::ARTICLES)?,
+            feeds: tree(keys::FEEDS)?,
+            stories: tree(keys::STORIES)?,
+            outbox: tree(keys::OUTBOX)?,
+            dead: tree(keys::DEAD)?,
+            sent: tree(keys::SENT)?,
+            path: path.to_path_buf(),
+            db,
+        })
+    }
+
+    /// The sled directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes every write so far durable. Call before anything leaves the process.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when the disk write fails.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await.map_err(io("flush"))?;
+        Ok(())
+    }
+
+    /// Whether an article with this store key is already stored.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn contains_article(&self, key: &[u8; 16]) -> Result<bool, StoreError> {
+        self.articles
+            .contains_key(key)
+            .map_err(io("article lookup"))
+    }
+
+    /// A stored article.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn article(&self, key: &[u8; 16]) -> Result<Option<StoredArticle>, StoreError> {
+        let bytes = self.articles.get(key).map_err(io("article read"))?;
+        Ok(bytes.and_then(|b| keys::decode(&b).ok()))
+    }
+
+    /// The number of stored articles (walks the tree: for reports, not hot paths).
+    pub fn article_count(&self) -> usize {
+        self.articles.len()
+    }
+
+    /// A feed's remembered state; a record that cannot be decoded counts as absent.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn feed_state(&self, feed_url: &str) -> Result<Option<FeedState>, StoreError> {
+        let bytes = self.feeds.get(feed_url).map_err(io("feed state read"))?;
+        Ok(bytes.and_then(|b| keys::decode(&b).ok()))
+    }
+
+    /// Saves a feed's state on its own (after a failed or unchanged poll).
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a write failure.
+    pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
+        self.feeds
+            .insert(feed_url, keys::encode(state))
+            .map_err(io("feed state write"))?;
+        Ok(())
+    }
+
+    /// Commits one poll in a single transaction; see [`PollCommit`].
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] if the transaction fails; nothing of the poll is written then.
+    pub fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<CommitOutcome, StoreError> {
+        let alerting = commit.articles.iter().filter(|a| a.alert).count();
+        // Sequence numbers are drawn outside the transaction so a re-run reuses them.
+        let sequences = (0..alerting)
+            .map(|_| self.db.generate_id())
+            .collect::<Result<Vec<u64>, _>>()
+            .map_err(io("id generation"))?;
+        let result = (&self.articles, &self.feeds, &self.stories, &self.outbox).transaction(
+            |(articles, feeds, stories, outbox)| {
+                apply_commit(commit, &sequences, articles, feeds, stories, outbox)
+            },
+        );
+        result.map_err(|err| match err {
+            TransactionError::Abort(never) => match never {},
+            TransactionError::Storage(source) => StoreError::Io {
+                operation: "poll commit",
+                source,
+            },
+        })
+    }
+
+    /// Up to `limit` outbox entries for `sink` whose next attempt is due, oldest first.
+    /// Entries that cannot be decoded are moved aside to `dead` as raw bytes, not lost.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn due_alerts(
+        &self,
+        sink: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Alert)>, StoreError> {
+        let mut due = Vec::new();
+        for item in self.outbox.scan_prefix(keys::sink_prefix(sink)) {
+            let (key, value) = item.map_err(io("outbox scan"))?;
+            match keys::decode::<Alert>(&value) {
+                Ok(alert) if alert.next_attempt <= now => {
+                    due.push((key.to_vec(), alert));
+                    if due.len() >= limit {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(reason) => {
+                    tracing::error!(sink, %reason, "Undecodable outbox entry moved to the dead-letter list.");
+                    self.dead
+                        .insert(&key, value)
+                        .map_err(io("dead-letter write"))?;
+                    self.outbox.remove(&key).map_err(io("outbox remove"))?;
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// The number of entries waiting for `sink`, and when the earliest is due.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn pending(&self, sink: &str) -> Result<(usize, Option<DateTime<Utc>>), StoreError> {
+        let mut count = 0;
+        let mut earliest: Option<DateTime<Utc>> = None;
+        for item in self.outbox.scan_prefix(keys::sink_prefix(sink)) {
+            let (_, value) = item.map_err(io("outbox scan"))?;
+            count += 1;
+            if let Ok(alert) = keys::decode::<Alert>(&value) {
+                earliest = Some(earliest.map_or(alert.next_attempt, |e| e.min(alert.next_attempt)));
+            }
+        }
+        Ok((count, earliest))
+    }
+
+    /// Records a delivery: the entry leaves the outbox and the alert id is marked sent.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a write failure (the alert may then be sent again, with the
+    /// same id).
+    pub fn mark_sent(
+        &self,
+        key: &[u8],
+        alert: &Alert,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let sent_key = keys::sent_key(&alert.sink, &alert.id);
+        (&self.outbox, &self.sent)
+            .transaction(|(outbox, sent)| {
+                outbox.remove(key)?;
+                sent.insert(sent_key.as_slice(), at.to_rfc3339().as_bytes())?;
+                Ok::<_, ConflictableTransactionError<std::convert::Infallible>>(())
+            })
+            .map_err(|err| match err {
+                TransactionError::Abort(never) => match never {},
+                TransactionError::Storage(source) => StoreError::Io {
+                    operation: "mark sent",
+                    source,
+                },
+            })
+    }
+
+    /// Whether an alert id was delivered to a sink.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn was_sent(&self, sink: &str, alert_id: &str) -> Result<bool, StoreError> {
+        self.sent
+            .contains_key(keys::sent_key(sink, alert_id))
+            .map_err(io("sent lookup"))
+    }
+
+    /// Saves an entry after a failed attempt (attempts, next attempt, last error).
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a write failure.
+    pub fn update_alert(&self, key: &[u8], alert: &Alert) -> Result<(), StoreError> {
+        self.outbox
+            .insert(key, keys::encode(alert))
+            .map_err(io("outbox update"))?;
+        Ok(())
+    }
+
+    /// Moves an entry that ran out of attempts to the dead-letter list.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a write failure.
+    pub fn move_to_dead(&self, key: &[u8], alert: &Alert) -> Result<(), StoreError> {
+        let value = keys::encode(alert);
+        (&self.outbox, &self.dead)
+            .transaction(|(outbox, dead)| {
+                outbox.remove(key)?;
+                dead.insert(key, value.as_slice())?;
+                Ok::<_, ConflictableTransactionError<std::convert::Infallible>>(())
+            })
+            .map_err(|err| match err {
+                TransactionError::Abort(never) => match never {},
+                TransactionError::Storage(source) => StoreError::Io {
+                    operation: "dead-letter move",
+                    source,
+                },
+            })
+    }
+
+    /// Every dead-lettered alert.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn dead_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.dead.iter() {
+            let (_, value) = item.map_err(io("dead-letter scan"))?;
+            if let Ok(alert) = keys::decode(&value) {
+                out.push(alert);
+            }
+        }
+        Ok(out)
+    }
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<std::convert::Infallible>>;
+
+fn apply_commit(
+    commit: &PollCommit<'_>,
+    sequences: &[u64],
+    articles: &TransactionalTree,
+    feeds: &TransactionalTree,
+    stories: &TransactionalTree,
+    outbox: &TransactionalTree,
+) -> TxResult<CommitOutcome> {
+    let mut outcome = CommitOutcome::default();
+    let mut next_sequence = sequences.iter();
+    let window =
+        chrono::Duration::from_std(commit.story_window).unwrap_or(chrono::Duration::days(3));
+    for new in &commit.articles {
+        let key = new.article.store_key();
+        if articles.get(key)?.is_some() {
+            continue;
+        }
+        let mut stored = StoredArticle {
+            article: new.article.clone(),
+            verdict: new.verdict.clone(),
+            alert_id: None,
+        };
+        if new.alert {
+            let sequence = next_sequence.next().copied().unwrap_or_default();
+            let fingerprints = story_fingerprints(&new.article);
+            match open_story(stories, &fingerprints, commit.now, window)? {
+                Some((fingerprint, mut story)) => {
+                    if !story.reported_by.contains(&new.article.feed) {
+                        story.reported_by.push(new.article.feed.clone());
+                    }
+                    stored.alert_id = Some(story.alert_id.clone());
+                    stories.insert(&fingerprint[..], keys::encode(&story))?;
+                    outcome.joined_story += 1;
+                }
+                None => {
+                    let id = alert_id(&key);
+                    let story = StoryRecord {
+                        alert_id: id.clone(),
+                        first_seen: commit.now,
+                        reported_by: vec![new.article.feed.clone()],
+                    };
+                    let encoded_story = keys::encode(&story);
+                    for fingerprint in &fingerprints {
+                        stories.insert(&fingerprint[..], encoded_story.as_slice())?;
+                    }
+                    for sink in commit.sinks {
+                        let alert = Alert {
+                            id: id.clone(),
+                            sink: sink.clone(),
+                            article: new.article.clone(),
+                            verdict: new.verdict.clone().unwrap_or(Verdict {
+                                relevant: true,
+                                event: None,
+                                score: 1.0,
+                                reasons: Vec::new(),
+                            }),
+                            created: commit.now,
+                            attempts: 0,
+                            next_attempt: commit.now,
+                            last_error: None,
+                        };
+                        outbox.insert(keys::outbox_key(sink, sequence), keys::encode(&alert))?;
+                    }
+                    stored.alert_id = Some(id.clone());
+                    outcome.queued.push(id);
+                }
+            }
+        }
+        articles.insert(&key[..], keys::encode(&stored))?;
+        outcome.stored += 1;
+    }
+    let mut state = commit.state.clone();
+    state.items_seen += outcome.stored as u64;
+    feeds.insert(commit.feed_url.as_bytes(), keys::encode(&state))?;
+    Ok(outcome)
+}
+
+/// The first story, among the article's fingerprints, that alerted within the window.
+fn open_story(
+    stories: &TransactionalTree,
+    fingerprints: &[[u8; 8]],
+    now: DateTime<Utc>,
+    window: chrono::Duration,
+) -> TxResult<Option<([u8; 8], StoryRecord)>> {
+    for fingerprint in fingerprints {
+        if let Some(bytes) = stories.get(fingerprint)?
+            && let Ok(story) = keys::decode::<StoryRecord>(&bytes)
+            && now - story.first_seen <= window
+        {
+            return Ok(Some((*fingerprint, story)));
+        }
+    }
+    Ok(None)
+}
