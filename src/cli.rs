@@ -121,15 +121,23 @@ fn run_daemon(path: &Path) -> Result<ExitCode> {
 }
 
 /// The first SIGTERM or SIGINT starts a graceful shutdown; a second one exits at once.
+/// SIGHUP is caught so that it does not kill the daemon (its default action); reloading the
+/// config on SIGHUP is not implemented yet, so it is logged and ignored.
 fn spawn_signal_handler(shutdown: CancellationToken) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     tokio::spawn(async move {
         for round in 0.. {
-            let name = tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
+            let name = loop {
+                tokio::select! {
+                    _ = term.recv() => break "SIGTERM",
+                    _ = int.recv() => break "SIGINT",
+                    _ = hup.recv() => tracing::warn!(
+                        "SIGHUP received: reloading the config is not supported yet; restart parleyd to apply changes."
+                    ),
+                }
             };
             if round == 0 {
                 tracing::info!(signal = name, "Received a stop signal.");

@@ -128,7 +128,7 @@ pub fn parse_feed(
     let title = feed
         .title
         .as_ref()
-        .map(|t| truncate_chars(plain_text(&t.content), MAX_TITLE_CHARS));
+        .map(|t| truncate_chars(plain_title(&t.content), MAX_TITLE_CHARS));
     let articles = feed
         .entries
         .iter()
@@ -331,7 +331,7 @@ fn entry_to_article(entry: &Entry, source: Source<'_>, now: DateTime<Utc>) -> Op
     let title = entry
         .title
         .as_ref()
-        .map(|t| truncate_chars(plain_text(&t.content), MAX_TITLE_CHARS))
+        .map(|t| truncate_chars(plain_title(&t.content), MAX_TITLE_CHARS))
         .unwrap_or_default();
     let summary_html = entry
         .summary
@@ -434,8 +434,25 @@ fn pick_link(links: &[Link], base: &Url) -> Option<String> {
 /// HTML or text to plain text: tags and comments removed (script and style with their
 /// content), entities decoded, whitespace collapsed to single spaces.
 pub fn plain_text(html: &str) -> String {
-    let stripped = strip_tags(html);
-    let decoded = html_escape::decode_html_entities(&stripped);
+    collapse(&strip_tags(html, false))
+}
+
+/// A title to plain text. Titles are text that sometimes carries a few HTML tags (`<b>`,
+/// `<em>`), so only known HTML tags are removed: anything else in angle brackets, such as
+/// `<!channel>` or `<https://x|y>`, is the publisher's text and stays, for the sinks to
+/// escape.
+pub fn plain_title(text: &str) -> String {
+    collapse(&strip_tags(text, true))
+}
+
+/// HTML tags that appear inside titles in real feeds.
+const TITLE_TAGS: &[&str] = &[
+    "a", "abbr", "b", "big", "br", "cite", "code", "del", "em", "font", "i", "ins", "mark", "q",
+    "s", "small", "span", "strike", "strong", "sub", "sup", "u",
+];
+
+fn collapse(stripped: &str) -> String {
+    let decoded = html_escape::decode_html_entities(stripped);
     let mut out = String::with_capacity(decoded.len());
     for word in decoded.split(|c: char| c.is_whitespace() || c == '\u{a0}') {
         if word.is_empty() {
@@ -450,8 +467,8 @@ pub fn plain_text(html: &str) -> String {
 }
 
 /// Removes markup. A `<` only opens a tag when a letter, `/`, `!` or `?` follows, so text
-/// such as "x < y" survives.
-fn strip_tags(html: &str) -> String {
+/// such as "x < y" survives. With `known_only`, only [`TITLE_TAGS`] and comments count.
+fn strip_tags(html: &str, known_only: bool) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(pos) = rest.find('<') {
@@ -470,17 +487,17 @@ fn strip_tags(html: &str) -> String {
             rest = body.find("-->").map_or("", |end| &body[end + 3..]);
             continue;
         }
+        if known_only && !TITLE_TAGS.contains(&tag_name(after).as_str()) {
+            out.push('<');
+            rest = after;
+            continue;
+        }
         let Some(end) = after.find('>') else {
             // An unterminated tag: drop the rest, it is not text.
             rest = "";
             break;
         };
-        let tag = &after[..end];
-        let name: String = tag
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let name = tag_name(after);
         rest = &after[end + 1..];
         if name == "script" || name == "style" {
             let closing = format!("</{name}");
@@ -501,6 +518,16 @@ fn strip_tags(html: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The lower-cased element name after `<` or `</`, up to a space, `/` or `>`.
+fn tag_name(after_lt: &str) -> String {
+    after_lt
+        .trim_start_matches('/')
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 fn truncate_chars(text: String, max: usize) -> String {
@@ -527,6 +554,15 @@ mod tests {
         assert_eq!(plain_text("x < y and a<b"), "x < y and a");
         assert_eq!(plain_text("a<script>alert(1)</script>b"), "ab");
         assert_eq!(plain_text("a<!-- c -->b"), "ab");
+    }
+
+    #[test]
+    fn titles_keep_unknown_angle_brackets() {
+        assert_eq!(
+            plain_title("<b>Talks</b> <!channel> <https://x|y> &amp; more"),
+            "Talks <!channel> <https://x|y> & more"
+        );
+        assert_eq!(plain_text("<!channel> text"), "text");
     }
 
     #[test]

@@ -161,10 +161,11 @@ impl FeedConfig {
     }
 }
 
-/// A URL as safe to log: scheme, host and path only.
+/// A URL as safe to log: scheme, host, port and path; never user info or the query.
 pub fn display_url(url: &Url) -> String {
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
     match url.host_str() {
-        Some(host) => format!("{}://{}{}", url.scheme(), host, url.path()),
+        Some(host) => format!("{}://{host}{port}{}", url.scheme(), url.path()),
         None => format!("{}://{}", url.scheme(), url.path()),
     }
 }

@@ -110,6 +110,27 @@ fn absolute(dir: &Path) -> PathBuf {
     }
 }
 
+/// Removes `.` and `name/..` pairs without touching the file system, so paths in messages
+/// read as the user would write them (the file need not exist yet).
+fn normalise(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
+                    out.push(component);
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 fn join_key(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_string()
@@ -324,9 +345,9 @@ impl Walker<'_> {
     fn resolve_path(&self, raw: &str) -> PathBuf {
         let path = PathBuf::from(raw);
         if path.is_absolute() {
-            path
+            normalise(&path)
         } else {
-            self.base_dir.join(path)
+            normalise(&self.base_dir.join(path))
         }
     }
 
@@ -566,7 +587,7 @@ impl Walker<'_> {
         if let Some(rest) = raw.strip_prefix("file:")
             && !rest.starts_with('/')
         {
-            let path = self.base_dir.join(rest);
+            let path = normalise(&self.base_dir.join(rest));
             return match Url::from_file_path(&path) {
                 Ok(url) => Some(url),
                 Err(()) => {
@@ -810,6 +831,15 @@ url = "${MISSING}"
         );
         assert!(problems[0].why.contains("did you mean `interval`"));
         assert!(problems[5].why.contains("MISSING"));
+    }
+
+    #[test]
+    fn paths_are_normalised() {
+        assert_eq!(
+            normalise(Path::new("/a/b/../c/./d")),
+            PathBuf::from("/a/c/d")
+        );
+        assert_eq!(normalise(Path::new("../x")), PathBuf::from("../x"));
     }
 
     #[test]

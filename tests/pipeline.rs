@@ -1,0 +1,397 @@
+//! End to end through the real binary: feed server → parleyd once → webhook receiver.
+
+use crate::support::*;
+
+const RELEVANT_RSS: (&str, &str, &str) = (
+    "r-1",
+    "US and Iran to resume indirect talks in Oman next week",
+    "Envoys from Washington and Tehran will exchange messages through Omani mediators.",
+);
+const RELEVANT_JSON: (&str, &str, &str) = (
+    "j-1",
+    "Araghchi and Witkoff set up a direct channel of communication",
+    "Iran's foreign minister and the US envoy agreed on a hotline for incidents at sea.",
+);
+const IRRELEVANT_ATOM: (&str, &str, &str) = (
+    "a-1",
+    "US imposes new sanctions on Iranian oil exports",
+    "The Treasury named a network of tankers.",
+);
+
+fn webhook_config(feeds: &FeedServer, receiver: &WebhookReceiver, extra_feed_keys: &str) -> String {
+    format!(
+        r#"
+[[feeds]]
+url = "{rss}"
+name = "rss feed"
+{extra_feed_keys}
+
+[[feeds]]
+url = "{atom}"
+name = "atom feed"
+
+[[feeds]]
+url = "{json}"
+name = "json feed"
+
+[[sinks]]
+kind = "webhook"
+name = "hook"
+url = "${{HOOK_URL}}"
+"#,
+        rss = feeds.url("/rss.xml"),
+        atom = feeds.url("/atom.xml"),
+        json = feeds.url("/feed.json"),
+    )
+}
+
+fn serve_all(
+    feeds: &FeedServer,
+    rss_items: &[(&str, &str, &str)],
+    atom_items: &[(&str, &str, &str)],
+    json_items: &[(&str, &str, &str)],
+) {
+    feeds.set("/rss.xml", Route::ok("application/rss+xml", rss(rss_items)));
+    feeds.set(
+        "/atom.xml",
+        Route::ok("application/atom+xml", atom(atom_items)),
+    );
+    feeds.set(
+        "/feed.json",
+        Route::ok("application/feed+json", json_feed(json_items)),
+    );
+}
+
+const BACKLOG_RSS: (&str, &str, &str) = (
+    "old-1",
+    "Iran and the US held talks in Geneva",
+    "Washington and Tehran met through mediators.",
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relevant_new_items_alert_once_and_never_again_after_restart() {
+    let feeds = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    let dir = TestDir::new();
+    let config = dir.config(&webhook_config(&feeds, &receiver, ""));
+    let config = config.to_str().unwrap();
+    let hook = receiver.url("/hook");
+    let env = [("HOOK_URL", hook.as_str())];
+
+    // First poll: the backlog, relevant item included, is stored without alerting.
+    serve_all(&feeds, &[BACKLOG_RSS], &[], &[]);
+    let first = parleyd(&["--config", config, "once"], &env, b"").await;
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    assert!(receiver.received().is_empty(), "the backlog alerted");
+
+    // New items arrive: two relevant (RSS, JSON Feed), one irrelevant (Atom).
+    serve_all(
+        &feeds,
+        &[BACKLOG_RSS, RELEVANT_RSS],
+        &[IRRELEVANT_ATOM],
+        &[RELEVANT_JSON],
+    );
+    let second = parleyd(&["--config", config, "once"], &env, b"").await;
+    assert_eq!(second.code, Some(0), "{}", second.stderr);
+    let received = receiver.received();
+    assert_eq!(
+        received.len(),
+        2,
+        "one POST per relevant item: {received:#?}"
+    );
+    let mut titles: Vec<String> = received
+        .iter()
+        .map(|r| r.json()["article"]["title"].as_str().unwrap().to_string())
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        vec![RELEVANT_JSON.1.to_string(), RELEVANT_RSS.1.to_string()]
+    );
+
+    for post in &received {
+        let body = post.json();
+        assert_eq!(body["version"], 1);
+        assert_eq!(body["type"], "parleyd.alert");
+        let id = body["id"].as_str().unwrap();
+        assert_eq!(id.len(), 32);
+        assert_eq!(post.headers["webhook-id"].to_str().unwrap(), id);
+        assert!(body["score"].as_f64().unwrap() >= 0.6);
+        assert!(matches!(body["event"].as_str(), Some("talks" | "channel")));
+        let reasons: Vec<&str> = body["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert!(
+            reasons.iter().any(|r| r.starts_with("parties:")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons.iter().any(|r| r.starts_with("event:")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons.iter().any(|r| r.starts_with("sentence:")),
+            "{reasons:?}"
+        );
+        assert!(
+            body["article"]["link"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://")
+        );
+        assert!(body["article"]["published"].is_string());
+        assert!(matches!(
+            body["feed"]["name"].as_str(),
+            Some("rss feed" | "json feed")
+        ));
+        assert!(
+            body["feed"]["url"]
+                .as_str()
+                .unwrap()
+                .starts_with("http://127.0.0.1:")
+        );
+    }
+    let json_alert = received
+        .iter()
+        .map(Received::json)
+        .find(|b| b["feed"]["name"] == "json feed")
+        .unwrap();
+    assert_eq!(json_alert["event"], "channel");
+
+    // A restart on the same store: nothing new, nothing sent again.
+    let third = parleyd(&["--config", config, "once"], &env, b"").await;
+    assert_eq!(third.code, Some(0), "{}", third.stderr);
+    assert_eq!(receiver.received().len(), 2, "a restart re-sent alerts");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_on_first_poll_is_per_feed() {
+    let feeds = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    let dir = TestDir::new();
+    let config = dir.config(&webhook_config(
+        &feeds,
+        &receiver,
+        "alert_on_first_poll = true",
+    ));
+    let hook = receiver.url("/hook");
+    serve_all(&feeds, &[RELEVANT_RSS], &[], &[RELEVANT_JSON]);
+    let run = parleyd(
+        &["--config", config.to_str().unwrap(), "once"],
+        &[("HOOK_URL", hook.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let received = receiver.received();
+    assert_eq!(
+        received.len(),
+        1,
+        "only the opted-in feed alerts on its backlog"
+    );
+    assert_eq!(received[0].json()["feed"]["name"], "rss feed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_story_from_two_feeds_alerts_once() {
+    let feeds = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    let dir = TestDir::new();
+    let config = dir.config(&format!(
+        "[poll]\nalert_on_first_poll = true\n{}",
+        webhook_config(&feeds, &receiver, "")
+    ));
+    let hook = receiver.url("/hook");
+    serve_all(
+        &feeds,
+        &[("x-1", "Iran and US hold new round of talks in Muscat", "")],
+        &[(
+            "y-1",
+            "Iran, US hold new round of talks in Muscat - Wire",
+            "",
+        )],
+        &[],
+    );
+    let run = parleyd(
+        &["--config", config.to_str().unwrap(), "once"],
+        &[("HOOK_URL", hook.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(receiver.received().len(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("joined_story=1"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_feed_and_a_500_do_not_stop_the_others() {
+    let feeds = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    let dir = TestDir::new();
+    let config = dir.config(&format!(
+        r#"
+[poll]
+alert_on_first_poll = true
+
+[[feeds]]
+url = "{broken}"
+name = "broken xml"
+
+[[feeds]]
+url = "{down}"
+name = "server error"
+
+[[feeds]]
+url = "{html}"
+name = "html page"
+
+[[feeds]]
+url = "{good}"
+name = "good feed"
+
+[[sinks]]
+kind = "webhook"
+url = "${{HOOK_URL}}"
+"#,
+        broken = feeds.url("/broken.xml"),
+        down = feeds.url("/down.xml"),
+        html = feeds.url("/page.html"),
+        good = feeds.url("/good.xml"),
+    ));
+    feeds.set(
+        "/broken.xml",
+        Route::ok(
+            "application/rss+xml",
+            "<rss version=\"2.0\"><channel><item><title>cut off",
+        ),
+    );
+    feeds.set("/down.xml", Route::status(500));
+    feeds.set(
+        "/page.html",
+        Route::ok(
+            "text/html",
+            "<!DOCTYPE html><html><body>Sign in</body></html>",
+        ),
+    );
+    feeds.set(
+        "/good.xml",
+        Route::ok("application/rss+xml", rss(&[RELEVANT_RSS])),
+    );
+    let hook = receiver.url("/hook");
+    let run = parleyd(
+        &["--config", config.to_str().unwrap(), "once"],
+        &[("HOOK_URL", hook.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        run.code,
+        Some(1),
+        "failures make `once` exit 1: {}",
+        run.stderr
+    );
+    assert_eq!(receiver.received().len(), 1, "the good feed still alerted");
+    let failures: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("Feed poll failed"))
+        .collect();
+    assert_eq!(failures.len(), 3, "{}", run.stderr);
+    assert!(failures.iter().any(|l| l.contains("feed=broken xml")));
+    assert!(
+        failures
+            .iter()
+            .any(|l| l.contains("feed=server error") && l.contains("HTTP 500"))
+    );
+    assert!(
+        failures
+            .iter()
+            .any(|l| l.contains("feed=html page") && l.contains("got an HTML page"))
+    );
+    assert!(
+        run.stderr.contains("feeds_ok=1 feeds_failed=3"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_titles_cannot_ping_or_inject_links_and_the_url_never_reaches_logs() {
+    let feeds = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    let dir = TestDir::new();
+    let secret_path = "/services/T0SECRET/B0SECRET/tokentokentoken";
+    let config = dir.config(&format!(
+        r#"
+[poll]
+alert_on_first_poll = true
+
+[[feeds]]
+url = "{url}"
+
+[[sinks]]
+kind = "slack"
+url = "${{SLACK_URL}}"
+"#,
+        url = feeds.url("/rss.xml"),
+    ));
+    feeds.set(
+        "/rss.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss(&[(
+                "s-1",
+                "<!channel> US and Iran resume talks <https://evil.example|click here> & more",
+                "Washington and Tehran exchanged messages.",
+            )]),
+        ),
+    );
+    let slack = receiver.url(secret_path);
+    // The first attempt is refused, so the failure path is logged too.
+    receiver.script(&[500]);
+    let first = parleyd(
+        &["--config", config.to_str().unwrap(), "once"],
+        &[("SLACK_URL", slack.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(first.code, Some(1), "a failed delivery makes `once` exit 1");
+    assert!(first.stderr.contains("HTTP 500"), "{}", first.stderr);
+    // The retry is due after the back-off (2 s base, jitter to as little as half).
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let second = parleyd(
+        &["--config", config.to_str().unwrap(), "once"],
+        &[("SLACK_URL", slack.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(second.code, Some(0), "{}", second.stderr);
+    let received = receiver.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(
+        received[0].headers["webhook-id"], received[1].headers["webhook-id"],
+        "a retry carries the same alert id"
+    );
+    let body = String::from_utf8(received[1].body.clone()).unwrap();
+    let payload: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let section = payload["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(section.contains("&lt;!channel&gt;"), "{section}");
+    assert!(
+        section.contains("&lt;https://evil.example|click here&gt; &amp; more"),
+        "{section}"
+    );
+    for text in [section, payload["text"].as_str().unwrap()] {
+        assert!(!text.contains("<!channel>"), "{text}");
+        assert!(!text.contains("<https://evil.example"), "{text}");
+    }
+    for output in [&first.stderr, &first.stdout, &second.stderr, &second.stdout] {
+        assert!(!output.contains("T0SECRET"), "secret leaked: {output}");
+        assert!(
+            !output.contains("tokentokentoken"),
+            "secret leaked: {output}"
+        );
+    }
+}

@@ -1,0 +1,393 @@
+//! Real servers on 127.0.0.1 for the tests: a feed server and a webhook receiver, plus
+//! helpers to write configs and run the real `parleyd` binary.
+
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How the feed server answers one path.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub content_type: String,
+    pub etag: Option<String>,
+    /// Send the body one byte per this interval.
+    pub drip: Option<Duration>,
+    /// Send an endless body.
+    pub endless: bool,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Route {
+    pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Route {
+        Route {
+            status: 200,
+            body: body.into(),
+            content_type: content_type.to_string(),
+            etag: None,
+            drip: None,
+            endless: false,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn status(status: u16) -> Route {
+        Route {
+            status,
+            ..Route::ok("text/plain", format!("status {status}"))
+        }
+    }
+
+    pub fn with_etag(mut self, etag: &str) -> Route {
+        self.etag = Some(etag.to_string());
+        self
+    }
+}
+
+/// One request the feed server saw.
+#[derive(Clone, Debug)]
+pub struct SeenRequest {
+    pub path: String,
+    pub headers: HeaderMap,
+}
+
+#[derive(Default)]
+struct FeedServerState {
+    routes: Mutex<HashMap<String, Route>>,
+    seen: Mutex<Vec<SeenRequest>>,
+}
+
+/// A feed server on 127.0.0.1 with routes that tests change while it runs.
+#[derive(Clone)]
+pub struct FeedServer {
+    pub addr: SocketAddr,
+    state: Arc<FeedServerState>,
+}
+
+impl FeedServer {
+    pub async fn start() -> FeedServer {
+        let state = Arc::new(FeedServerState::default());
+        let app = Router::new()
+            .fallback(serve_feed)
+            .with_state(Arc::clone(&state));
+        let addr = serve(app).await;
+        FeedServer { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn set(&self, path: &str, route: Route) {
+        self.state
+            .routes
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), route);
+    }
+
+    pub fn requests(&self, path: &str) -> Vec<SeenRequest> {
+        self.state
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+async fn serve_feed(State(state): State<Arc<FeedServerState>>, request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    state.seen.lock().unwrap().push(SeenRequest {
+        path: path.clone(),
+        headers: request.headers().clone(),
+    });
+    let route = state.routes.lock().unwrap().get(&path).cloned();
+    let Some(route) = route else {
+        return Response::builder()
+            .status(404)
+            .body(Body::from("not found"))
+            .unwrap();
+    };
+    if let (Some(etag), Some(sent)) = (&route.etag, request.headers().get("if-none-match"))
+        && sent.to_str().ok() == Some(etag.as_str())
+    {
+        return Response::builder().status(304).body(Body::empty()).unwrap();
+    }
+    let mut builder = Response::builder()
+        .status(route.status)
+        .header("content-type", &route.content_type);
+    if let Some(etag) = &route.etag {
+        builder = builder.header("etag", etag);
+    }
+    for (name, value) in &route.headers {
+        builder = builder.header(name, value);
+    }
+    let body = if route.endless {
+        let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+        Body::from_stream(futures_util::stream::repeat_with(move || {
+            Ok::<_, std::io::Error>(chunk.clone())
+        }))
+    } else if let Some(every) = route.drip {
+        let bytes = route.body.clone();
+        Body::from_stream(futures_util::stream::unfold(0usize, move |i| {
+            let bytes = bytes.clone();
+            async move {
+                if i >= bytes.len() {
+                    return None;
+                }
+                tokio::time::sleep(every).await;
+                Some((Ok::<_, std::io::Error>(Bytes::from(vec![bytes[i]])), i + 1))
+            }
+        }))
+    } else {
+        Body::from(route.body.clone())
+    };
+    builder.body(body).unwrap()
+}
+
+/// One POST the webhook receiver got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("webhook body is JSON")
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    received: Mutex<Vec<Received>>,
+    /// Statuses to answer with, in order; 200 once they run out.
+    script: Mutex<Vec<u16>>,
+}
+
+/// A webhook receiver on 127.0.0.1 that keeps everything it receives.
+#[derive(Clone)]
+pub struct WebhookReceiver {
+    pub addr: SocketAddr,
+    state: Arc<ReceiverState>,
+}
+
+impl WebhookReceiver {
+    pub async fn start() -> WebhookReceiver {
+        let state = Arc::new(ReceiverState::default());
+        let app = Router::new()
+            .fallback(receive)
+            .with_state(Arc::clone(&state));
+        let addr = serve(app).await;
+        WebhookReceiver { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Answer the next requests with these statuses (then 200).
+    pub fn script(&self, statuses: &[u16]) {
+        *self.state.script.lock().unwrap() = statuses.to_vec();
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+}
+
+async fn receive(State(state): State<Arc<ReceiverState>>, request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let headers = request.headers().clone();
+    let body = axum::body::to_bytes(request.into_body(), 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default()
+        .to_vec();
+    state.received.lock().unwrap().push(Received {
+        path,
+        headers,
+        body,
+    });
+    let status = {
+        let mut script = state.script.lock().unwrap();
+        if script.is_empty() {
+            200
+        } else {
+            script.remove(0)
+        }
+    };
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap())
+        .body(Body::from("ok"))
+        .unwrap()
+}
+
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    addr
+}
+
+/// The output of one run of the binary.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `parleyd ARGS` with a clean environment plus `env`, feeding `stdin`.
+pub async fn parleyd(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> RunOutput {
+    use tokio::io::AsyncWriteExt;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_parleyd"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("the parleyd binary starts");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin).await.unwrap();
+    drop(input);
+    let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("parleyd finished within two minutes")
+        .unwrap();
+    RunOutput {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A temporary folder holding a config and its store.
+pub struct TestDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDir {
+    pub fn new() -> TestDir {
+        TestDir {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `parleyd.toml` with a `[storage]` section pointing into this folder prepended.
+    pub fn config(&self, body: &str) -> PathBuf {
+        let text = format!(
+            "[storage]\npath = \"{}\"\n\n{body}",
+            self.path().join("store").display()
+        );
+        self.write("parleyd.toml", &text)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+/// An RSS 2.0 document with these (guid, title, description) items, all dated now.
+pub fn rss(items: &[(&str, &str, &str)]) -> String {
+    let now = chrono::Utc::now().to_rfc2822();
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel><title>Test RSS</title><link>https://rss.example/</link>\n",
+    );
+    for (guid, title, description) in items {
+        out.push_str(&format!(
+            "<item><guid>{guid}</guid><title>{}</title><link>https://rss.example/{guid}</link><pubDate>{now}</pubDate><description>{}</description></item>\n",
+            xml_escape(title),
+            xml_escape(description)
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+/// An Atom document with these (id, title, summary) entries, all dated now.
+pub fn atom(entries: &[(&str, &str, &str)]) -> String {
+    let now = chrono::Utc::now().to_rfc3339();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>Test Atom</title><id>urn:test:atom</id><updated>{now}</updated>\n"
+    );
+    for (id, title, summary) in entries {
+        out.push_str(&format!(
+            "<entry><id>urn:test:{id}</id><title>{}</title><link href=\"https://atom.example/{id}\"/><updated>{now}</updated><published>{now}</published><summary>{}</summary></entry>\n",
+            xml_escape(title),
+            xml_escape(summary)
+        ));
+    }
+    out.push_str("</feed>\n");
+    out
+}
+
+/// A JSON Feed 1.1 document with these (id, title, summary) items, all dated now.
+pub fn json_feed(items: &[(&str, &str, &str)]) -> String {
+    let now = chrono::Utc::now().to_rfc3339();
+    let items: Vec<serde_json::Value> = items
+        .iter()
+        .map(|(id, title, summary)| {
+            serde_json::json!({
+                "id": id,
+                "url": format!("https://json.example/{id}"),
+                "title": title,
+                "summary": summary,
+                "date_published": now,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Test JSON",
+        "items": items,
+    })
+    .to_string()
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Waits until `check` holds, polling every 50 ms, for at most `limit`. Returns whether it
+/// held. The limit is a deadline for a behaviour, not a performance claim.
+pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    check()
+}
