@@ -38,7 +38,7 @@ pub struct Source<'a> {
 pub struct ParsedFeed {
     /// The feed's own title, if it has one.
     pub title: Option<String>,
-    /// Its entries, in feed order. Entries without a title, link or summary are dropped.
+    /// Its entries, in feed order.
     pub articles: Vec<Article>,
 }
 
@@ -107,6 +107,13 @@ pub fn parse_feed(
     let result = catch_unwind(AssertUnwindSafe(|| parser.parse(prepared.as_bytes())));
     let feed = match result {
         Ok(Ok(feed)) => feed,
+        Ok(Err(err)) if is_channelless_rss(&err, &prepared) => {
+            // `<rss></rss>` with no channel: a feed with nothing in it, not a broken one.
+            return Ok(ParsedFeed {
+                title: None,
+                articles: Vec::new(),
+            });
+        }
         Ok(Err(err)) => {
             return Err(ParseError::Invalid {
                 feed: source.name.to_string(),
@@ -132,7 +139,7 @@ pub fn parse_feed(
     let articles = feed
         .entries
         .iter()
-        .filter_map(|entry| entry_to_article(entry, source, now))
+        .map(|entry| entry_to_article(entry, source, now))
         .collect();
     Ok(ParsedFeed { title, articles })
 }
@@ -151,6 +158,14 @@ fn describe_parse_error(err: &feed_rs::parser::ParseFeedError, text: &str) -> St
     }
 }
 
+fn is_channelless_rss(err: &feed_rs::parser::ParseFeedError, text: &str) -> bool {
+    use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+    matches!(err, ParseFeedError::ParseError(ParseErrorKind::NoFeedRoot))
+        && find_rss_tag(text).is_some()
+        && !text.contains("<channel")
+        && !text.contains("<item")
+}
+
 fn looks_like_html(text: &str) -> bool {
     let head: String = text
         .chars()
@@ -162,6 +177,7 @@ fn looks_like_html(text: &str) -> bool {
 
 /// feed-rs accepts only `version="2.0"`, `"0.91"`, `"0.92"` or none at all on `<rss>`;
 /// real feeds also say `2.00`, `0.94`, `2.0.1` or nothing. They are all RSS 2.0 in practice.
+/// It also needs a `<channel>`; items placed straight under `<rss>` are wrapped in one.
 fn normalise_rss_root(text: &str) -> Cow<'_, str> {
     let Some(start) = find_rss_tag(text) else {
         return Cow::Borrowed(text);
@@ -169,21 +185,35 @@ fn normalise_rss_root(text: &str) -> Cow<'_, str> {
     let Some(end_rel) = text[start..].find('>') else {
         return Cow::Borrowed(text);
     };
-    let tag = &text[start..start + end_rel];
+    let tag_end = start + end_rel;
+    let tag = &text[start..tag_end];
     let version = attribute_value(tag, "version");
-    if matches!(version, Some("2.0" | "0.91" | "0.92")) {
+    let version_ok = matches!(version, Some("2.0" | "0.91" | "0.92"));
+    let needs_channel = !text.contains("<channel") && text.contains("<item");
+    if version_ok && !needs_channel {
         return Cow::Borrowed(text);
     }
     let new_tag = match version {
+        _ if version_ok => tag.to_string(),
         Some(old) => tag
             .replacen(&format!("version=\"{old}\""), "version=\"2.0\"", 1)
             .replacen(&format!("version='{old}'"), "version=\"2.0\"", 1),
         None => format!("<rss version=\"2.0\"{}", &tag[4..]),
     };
-    let mut out = String::with_capacity(text.len() + 16);
+    let mut out = String::with_capacity(text.len() + 32);
     out.push_str(&text[..start]);
     out.push_str(&new_tag);
-    out.push_str(&text[start + end_rel..]);
+    let rest = &text[tag_end..];
+    match (needs_channel, rest.rfind("</rss>")) {
+        (true, Some(close)) => {
+            // `rest` starts with the `>` that closes the root tag.
+            out.push_str(">\n<channel>");
+            out.push_str(&rest[1..close]);
+            out.push_str("</channel>");
+            out.push_str(&rest[close..]);
+        }
+        _ => out.push_str(rest),
+    }
     Cow::Owned(out)
 }
 
@@ -327,7 +357,9 @@ fn declare_utf8(text: &str) -> Cow<'_, str> {
     ))
 }
 
-fn entry_to_article(entry: &Entry, source: Source<'_>, now: DateTime<Utc>) -> Option<Article> {
+/// Every entry becomes an article, even one with nothing but an author: a feed that has
+/// items must never look empty. Such an entry gets a content-hash key and cannot alert.
+fn entry_to_article(entry: &Entry, source: Source<'_>, now: DateTime<Utc>) -> Article {
     let title = entry
         .title
         .as_ref()
@@ -341,16 +373,18 @@ fn entry_to_article(entry: &Entry, source: Source<'_>, now: DateTime<Utc>) -> Op
         .or_else(|| entry.content.as_ref().and_then(|c| c.body.as_deref()))
         .unwrap_or("");
     let summary = truncate_chars(plain_text(summary_html), MAX_SUMMARY_CHARS);
-    let link = pick_link(&entry.links, source.url);
-    if title.is_empty() && summary.is_empty() && link.is_none() {
-        return None;
-    }
+    // RSS guids are permalinks unless marked otherwise; with no <link>, an http(s) guid is
+    // the best link there is.
+    let link = pick_link(&entry.links, source.url).or_else(|| {
+        let id = entry.id.trim();
+        (id.starts_with("http://") || id.starts_with("https://")).then(|| id.to_string())
+    });
     let published = entry
         .published
         .or(entry.updated)
         .filter(|date| *date <= now + ChronoDuration::hours(MAX_FUTURE_SKEW_HOURS));
     let key = article_key(&entry.id, link.as_deref(), &title, &summary, published);
-    Some(Article {
+    Article {
         key,
         feed: source.name.to_string(),
         feed_url: source.url.as_str().to_string(),
@@ -359,7 +393,7 @@ fn entry_to_article(entry: &Entry, source: Source<'_>, now: DateTime<Utc>) -> Op
         summary,
         published,
         first_seen: now,
-    })
+    }
 }
 
 /// The stable identity of an entry: the source's own id, else its canonical link, else a
@@ -587,6 +621,10 @@ mod tests {
             normalise_rss_root("<rss version=\"2.0\">"),
             Cow::Borrowed(_)
         ));
+        assert_eq!(
+            normalise_rss_root("<rss><item><title>t</title></item></rss>"),
+            "<rss version=\"2.0\">\n<channel><item><title>t</title></item></channel></rss>"
+        );
     }
 
     #[test]

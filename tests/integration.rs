@@ -5,3 +5,12 @@ mod support;
 
 // Feed server → parleyd once → webhook receiver, end to end.
 mod pipeline;
+
+// The parser on the feedparser suite's real-world feeds.
+mod parse_fixtures;
+
+// check-config on good and broken configs.
+mod config;
+
+// classify and profile build/show.
+mod classify;

@@ -18,7 +18,7 @@ const IRRELEVANT_ATOM: (&str, &str, &str) = (
     "The Treasury named a network of tankers.",
 );
 
-fn webhook_config(feeds: &FeedServer, receiver: &WebhookReceiver, extra_feed_keys: &str) -> String {
+fn webhook_config(feeds: &FeedServer, extra_feed_keys: &str) -> String {
     format!(
         r#"
 [[feeds]]
@@ -73,7 +73,7 @@ async fn relevant_new_items_alert_once_and_never_again_after_restart() {
     let feeds = FeedServer::start().await;
     let receiver = WebhookReceiver::start().await;
     let dir = TestDir::new();
-    let config = dir.config(&webhook_config(&feeds, &receiver, ""));
+    let config = dir.config(&webhook_config(&feeds, ""));
     let config = config.to_str().unwrap();
     let hook = receiver.url("/hook");
     let env = [("HOOK_URL", hook.as_str())];
@@ -172,11 +172,7 @@ async fn alert_on_first_poll_is_per_feed() {
     let feeds = FeedServer::start().await;
     let receiver = WebhookReceiver::start().await;
     let dir = TestDir::new();
-    let config = dir.config(&webhook_config(
-        &feeds,
-        &receiver,
-        "alert_on_first_poll = true",
-    ));
+    let config = dir.config(&webhook_config(&feeds, "alert_on_first_poll = true"));
     let hook = receiver.url("/hook");
     serve_all(&feeds, &[RELEVANT_RSS], &[], &[RELEVANT_JSON]);
     let run = parleyd(
@@ -202,7 +198,7 @@ async fn the_same_story_from_two_feeds_alerts_once() {
     let dir = TestDir::new();
     let config = dir.config(&format!(
         "[poll]\nalert_on_first_poll = true\n{}",
-        webhook_config(&feeds, &receiver, "")
+        webhook_config(&feeds, "")
     ));
     let hook = receiver.url("/hook");
     serve_all(

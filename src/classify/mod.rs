@@ -10,7 +10,7 @@
 mod profile;
 pub mod text;
 
-pub use profile::{Events, LEXICON_FILE, Learned, Party, Profile, ProfileError};
+pub use profile::{CHANNEL_WINDOW, Events, LEXICON_FILE, Learned, Party, Profile, ProfileError};
 
 use crate::config::ProfileSource;
 use crate::model::{Article, Event, Verdict};
@@ -67,6 +67,8 @@ enum Role {
     BothParties,
     Negation,
     Background,
+    ChannelWord,
+    ChannelContext,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +84,8 @@ struct Phrase {
 struct Found {
     role: Role,
     sentence: usize,
+    /// Index of its first token.
+    position: usize,
     surface: String,
 }
 
@@ -148,9 +152,15 @@ impl Classifier {
         for phrase in &profile.events.background {
             add(phrase, Role::Background);
         }
+        for phrase in &profile.events.channel_words {
+            add(phrase, Role::ChannelWord);
+        }
+        for phrase in &profile.events.channel_context {
+            add(phrase, Role::ChannelContext);
+        }
         // Longer phrases first, so "back channel" is preferred over a shorter overlap.
         for list in phrases.values_mut() {
-            list.sort_by(|a, b| b.stems.len().cmp(&a.stems.len()));
+            list.sort_by_key(|phrase| std::cmp::Reverse(phrase.stems.len()));
         }
         let learned_norm = profile
             .learned
@@ -272,6 +282,7 @@ impl Classifier {
                         found.push(Found {
                             role: phrase.role,
                             sentence: tokens[i].sentence,
+                            position: i,
                             surface,
                         });
                         // Roles differ ("White House" is a party, "talks" an event), so a
@@ -284,6 +295,7 @@ impl Classifier {
             }
             i += advanced;
         }
+        found.extend(channels_in_context(&found, tokens));
         found
     }
 
@@ -420,6 +432,35 @@ struct Link {
     event_surface: String,
     background: Option<String>,
     score: f64,
+}
+
+/// A channel word with a context word near it in the same sentence is a channel event,
+/// quoted from the first of the two words to the last.
+fn channels_in_context(found: &[Found], tokens: &[Token]) -> Vec<Found> {
+    let mut out = Vec::new();
+    for word in found.iter().filter(|f| f.role == Role::ChannelWord) {
+        let context = found.iter().find(|c| {
+            c.role == Role::ChannelContext
+                && c.sentence == word.sentence
+                && c.position.abs_diff(word.position) <= CHANNEL_WINDOW
+        });
+        if let Some(context) = context {
+            let start = word.position.min(context.position);
+            let end = word.position.max(context.position) + 1;
+            let surface = tokens[start..end]
+                .iter()
+                .map(|t| t.surface.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.push(Found {
+                role: Role::Event(Event::Channel),
+                sentence: word.sentence,
+                position: start,
+                surface,
+            });
+        }
+    }
+    out
 }
 
 fn phrase_matches(phrase: &Phrase, tokens: &[Token], start: usize) -> bool {

@@ -64,6 +64,14 @@ pub struct Events {
     pub talks: Vec<String>,
     /// Communication channels, hotlines, back-channels.
     pub channel: Vec<String>,
+    /// Words for a channel ("channel", "line") that count as a channel event only with a
+    /// `channel_context` word within [`CHANNEL_WINDOW`] words of them in the same sentence,
+    /// so "the channel with Witkoff remains open" matches and "the English Channel" does not.
+    #[serde(default)]
+    pub channel_words: Vec<String>,
+    /// Words that make a nearby channel word a communication channel ("open", "diplomatic").
+    #[serde(default)]
+    pub channel_context: Vec<String>,
     /// Words that refer to both parties at once ("both sides", "the two countries").
     pub both_parties: Vec<String>,
     /// Refusals and denials that cancel an event in the same sentence.
@@ -71,6 +79,9 @@ pub struct Events {
     /// Cues that the event is past background rather than news.
     pub background: Vec<String>,
 }
+
+/// How many words apart a channel word and its context word may be.
+pub const CHANNEL_WINDOW: usize = 6;
 
 /// Term weights learned from a corpus.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

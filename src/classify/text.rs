@@ -92,19 +92,15 @@ fn read_word(chars: &[char], start: usize) -> (String, usize) {
     let mut i = start;
     while i < chars.len() {
         let c = chars[i];
-        if c.is_alphanumeric() {
-            word.push(c);
-            i += 1;
-        } else if c == '\''
-            && i + 1 < chars.len()
-            && chars[i + 1].is_alphabetic()
+        // An apostrophe belongs to the word only between letters ("Iran's", "don't").
+        let inner_apostrophe = c == '\''
             && !word.is_empty()
-        {
-            word.push(c);
-            i += 1;
-        } else {
+            && chars.get(i + 1).is_some_and(|next| next.is_alphabetic());
+        if !(c.is_alphanumeric() || inner_apostrophe) {
             break;
         }
+        word.push(c);
+        i += 1;
     }
     (word, i)
 }

@@ -1,0 +1,157 @@
+//! `parleyd classify` and `parleyd profile`, through the real binary.
+
+use crate::support::*;
+use parleyd::classify::{DEFAULT_PROFILE, Profile, builtin_profile_text};
+use std::path::Path;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
+        .collect()
+}
+
+#[tokio::test]
+async fn classify_writes_one_verdict_per_line_in_order() {
+    let input = concat!(
+        r#"{"id": "a", "title": "US and Iran resume indirect talks in Oman", "summary": "Envoys exchanged messages through mediators."}"#,
+        "\n",
+        r#"{"id": 7, "title": "Stocks rise as inflation cools", "summary": ""}"#,
+        "\n",
+        r#"{"id": "c", "title": "Iran says channel with US envoy remains open", "summary": ""}"#,
+        "\n"
+    );
+    let run = parleyd(&["classify"], &[], input.as_bytes()).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let out = lines(&run.stdout);
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[0]["id"], "a");
+    assert_eq!(out[1]["id"], 7);
+    assert_eq!(out[2]["id"], "c");
+    assert_eq!(out[0]["relevant"], true);
+    assert_eq!(out[0]["event"], "talks");
+    assert_eq!(out[1]["relevant"], false);
+    assert!(out[1]["event"].is_null());
+    assert_eq!(out[2]["relevant"], true);
+    assert_eq!(out[2]["event"], "channel");
+    let keys: Vec<&String> = out[0].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["id", "relevant", "event", "score", "reasons"]);
+    let reasons = out[0]["reasons"].as_array().unwrap();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("threshold"))
+    );
+}
+
+#[tokio::test]
+async fn bad_lines_are_reported_in_place_and_the_rest_still_classified() {
+    let input = b"not json\n{\"id\": 1, \"title\": \"Caf\xe9 opens\"}\n";
+    let run = parleyd(&["classify"], &[], input).await;
+    assert_eq!(run.code, Some(1));
+    let out = lines(&run.stdout);
+    assert_eq!(out.len(), 2);
+    assert!(out[0]["error"].as_str().unwrap().starts_with("line 1:"));
+    assert_eq!(out[1]["id"], 1, "non-UTF-8 input is read, not rejected");
+}
+
+#[tokio::test]
+async fn seeds_are_relevant_and_unrelated_news_is_not() {
+    let mut input = String::new();
+    let mut seed_ids = Vec::new();
+    for entry in std::fs::read_dir(root().join("corpus/us-iran")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "txt") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        let title = lines.next().unwrap();
+        let summary: String = lines.take(3).collect::<Vec<_>>().join(" ");
+        let id = path.file_name().unwrap().to_string_lossy().into_owned();
+        input.push_str(
+            &serde_json::json!({"id": id, "title": title, "summary": summary}).to_string(),
+        );
+        input.push('\n');
+        seed_ids.push(id);
+    }
+    assert_eq!(seed_ids.len(), 5);
+    let unrelated = [
+        "US imposes new sanctions on Iranian oil tankers",
+        "US and China hold trade talks in Geneva",
+        "Iran and European powers meet for nuclear talks in Istanbul",
+        "Ferry services across the English Channel resume after storm",
+        "Iran rejects US offer of direct talks",
+        "Union negotiators reach a deal with carmaker after long talks",
+        "Tourism in Oman reaches a record as cruise ships return",
+    ];
+    for (i, title) in unrelated.iter().enumerate() {
+        input.push_str(
+            &serde_json::json!({"id": format!("neg-{i}"), "title": title, "summary": ""})
+                .to_string(),
+        );
+        input.push('\n');
+    }
+    let run = parleyd(&["classify"], &[], input.as_bytes()).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    for verdict in lines(&run.stdout) {
+        let id = verdict["id"].as_str().unwrap();
+        let expected = !id.starts_with("neg-");
+        assert_eq!(verdict["relevant"], expected, "{verdict}");
+    }
+}
+
+#[test]
+fn the_builtin_profile_is_what_the_corpus_builds() {
+    let built = Profile::build(&root().join("corpus/us-iran")).unwrap();
+    assert_eq!(
+        built.to_toml(),
+        builtin_profile_text(DEFAULT_PROFILE).unwrap(),
+        "profiles/us-iran.toml is stale: run `parleyd profile build corpus/us-iran -o profiles/us-iran.toml`"
+    );
+}
+
+#[tokio::test]
+async fn profile_build_writes_a_profile_that_classify_reads() {
+    let dir = TestDir::new();
+    let output = dir.path().join("profile.toml");
+    let corpus = root().join("corpus/us-iran");
+    let run = parleyd(
+        &[
+            "profile",
+            "build",
+            corpus.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let show = parleyd(&["profile", "show", output.to_str().unwrap()], &[], b"").await;
+    assert_eq!(show.code, Some(0));
+    assert!(show.stdout.contains("name = \"us-iran\""));
+    assert!(show.stdout.contains("[learned.terms]"));
+    let run = parleyd(
+        &["classify", "--profile", output.to_str().unwrap()],
+        &[],
+        b"{\"id\": 1, \"title\": \"Washington and Tehran set up a hotline\"}\n",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(lines(&run.stdout)[0]["relevant"], true);
+}
+
+#[tokio::test]
+async fn a_broken_profile_is_named() {
+    let dir = TestDir::new();
+    let bad = dir.write("bad.toml", "name = \"x\"\nthreshold = 0.5\n");
+    let run = parleyd(&["classify", "--profile", bad.to_str().unwrap()], &[], b"").await;
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("bad.toml"), "{}", run.stderr);
+}

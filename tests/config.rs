@@ -1,0 +1,240 @@
+//! `parleyd check-config` on good and broken configs, through the real binary.
+
+use crate::support::*;
+
+const SECRET: &str = "https://hooks.slack.example/services/T123/B456/s3cr3tt0k3n";
+
+#[tokio::test]
+async fn a_valid_config_prints_what_would_run() {
+    let dir = TestDir::new();
+    let config = dir.config(
+        r#"
+[poll]
+interval = "2m"
+
+[[feeds]]
+url = "https://news.example.org/world.xml?token=abc123"
+name = "World"
+
+[[feeds]]
+url = "file:local/feed.xml"
+interval = "30s"
+
+[[sinks]]
+kind = "slack"
+url = "${SLACK}"
+
+[[sinks]]
+kind = "stdout"
+"#,
+    );
+    let run = parleyd(
+        &["--config", config.to_str().unwrap(), "check-config"],
+        &[("SLACK", SECRET)],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains(": OK"), "{}", run.stdout);
+    assert!(run.stdout.contains("feeds (2):"), "{}", run.stdout);
+    assert!(run.stdout.contains("World"), "{}", run.stdout);
+    assert!(run.stdout.contains("every 2m"), "{}", run.stdout);
+    assert!(run.stdout.contains("every 30s"), "{}", run.stdout);
+    assert!(run.stdout.contains("URL from $SLACK"), "{}", run.stdout);
+    assert!(!run.stdout.contains("s3cr3t"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("abc123"),
+        "a feed URL's query may hold a token: {}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
+async fn every_problem_is_listed_with_file_and_key_and_no_secret_is_printed() {
+    let dir = TestDir::new();
+    let config = dir.config(
+        r#"
+[poll]
+intervall = "5m"
+timeout = 30
+concurrency = -1
+
+[classifier]
+profile = "builtin:us-china"
+
+[[feeds]]
+url = "ftp://example.org/feed"
+
+[[feeds]]
+url = "https://example.org/a.xml"
+interval = "5 parsecs"
+
+[[feeds]]
+url = "https://example.org/a.xml"
+
+[[feeds]]
+name = "no url"
+
+[[sinks]]
+kind = "slack"
+url = "${MISSING_SLACK}"
+
+[[sinks]]
+kind = "webhook"
+url = "${NOT_A_URL}"
+
+[[sinks]]
+kind = "pager"
+"#,
+    );
+    let run = parleyd(
+        &["--config", config.to_str().unwrap(), "check-config"],
+        &[("NOT_A_URL", "s3cr3t-but-not-a-url")],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    let file = config.display().to_string();
+    let expected_keys = [
+        "poll.intervall",
+        "poll.timeout",
+        "poll.concurrency",
+        "classifier.profile",
+        "feeds[0].url",
+        "feeds[1].interval",
+        "feeds[2].url",
+        "feeds[3].url",
+        "sinks[0].url",
+        "sinks[1].url",
+        "sinks[2].kind",
+    ];
+    for key in expected_keys {
+        assert!(
+            run.stderr.contains(&format!("{file}: {key}: ")),
+            "{key} missing from:\n{}",
+            run.stderr
+        );
+    }
+    assert!(
+        run.stderr
+            .contains(&format!("{} problems found", expected_keys.len())),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `interval`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("MISSING_SLACK is not set"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("duplicates feeds[1].url"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("s3cr3t"),
+        "secret printed: {}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_syntax_error_gives_the_position_but_never_quotes_the_line() {
+    let dir = TestDir::new();
+    let config = dir.config(&format!(
+        "[[feeds]]\nurl = \"https://example.org/a.xml\"\n\n[[sinks]]\nkind = \"slack\"\nurl = \"{SECRET}\" oops\n"
+    ));
+    let run = parleyd(
+        &["--config", config.to_str().unwrap(), "check-config"],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("line 9"), "{}", run.stderr);
+    assert!(run.stderr.contains("TOML syntax error"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("s3cr3t"),
+        "secret printed: {}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn missing_and_non_utf8_files_are_named() {
+    let dir = TestDir::new();
+    let missing = dir.path().join("nope.toml");
+    let run = parleyd(&["--config", missing.to_str().unwrap(), "once"], &[], b"").await;
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr
+            .contains("nope.toml: cannot read the config file"),
+        "{}",
+        run.stderr
+    );
+
+    let latin1 = dir.path().join("latin1.toml");
+    std::fs::write(
+        &latin1,
+        b"[[feeds]]\nurl = \"https://example.org/caf\xe9\"\n",
+    )
+    .unwrap();
+    let run = parleyd(
+        &["--config", latin1.to_str().unwrap(), "check-config"],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr
+            .contains("latin1.toml: (file): is not valid UTF-8"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn no_feeds_is_a_problem_and_parleyd_config_env_is_honoured() {
+    let dir = TestDir::new();
+    let config = dir.config("[poll]\ninterval = \"5m\"\n");
+    let run = parleyd(
+        &["check-config"],
+        &[("PARLEYD_CONFIG", config.to_str().unwrap())],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains("feeds: no feeds configured"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn the_shipped_configs_are_valid() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let demo = root.join("config/demo.toml");
+    let run = parleyd(
+        &["--config", demo.to_str().unwrap(), "check-config"],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let production = root.join("config/parleyd.toml");
+    let run = parleyd(
+        &["--config", production.to_str().unwrap(), "check-config"],
+        &[("PARLEYD_SLACK_WEBHOOK", SECRET)],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(!run.stdout.contains("s3cr3t"));
+}
