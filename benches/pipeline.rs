@@ -1,1 +1,134 @@
-fn main() {}
+//! Throughput of the per-article hot path: parse, classify, store commit.
+//!
+//! Run with `cargo bench --bench pipeline`. `cargo test --all-targets` runs each benchmark
+//! once as a smoke test.
+
+use chrono::Utc;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use parleyd::classify::{Classifier, DEFAULT_PROFILE, builtin_profile};
+use parleyd::parse::{Source, parse_feed};
+use parleyd::store::{FeedState, NewArticle, PollCommit, Store};
+use std::hint::black_box;
+use std::time::Duration;
+
+const LEAD: &str = "Officials from both governments met for several hours on Saturday, according to \
+    diplomats familiar with the meeting, who said the discussions covered prisoner releases, \
+    shipping incidents in the Gulf and the sequencing of sanctions relief. Neither side \
+    commented publicly on the substance, but a spokesman said a further meeting was likely \
+    within weeks. Analysts cautioned that previous rounds had produced little, and that \
+    domestic politics in both capitals limit what negotiators can offer before elections.";
+
+/// A 50-item RSS feed of news-like items, a fifth of them on topic.
+fn sample_feed() -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>Bench</title>",
+    );
+    for i in 0..50 {
+        let title = if i % 5 == 0 {
+            format!("US and Iran hold round {i} of indirect talks in Muscat")
+        } else {
+            format!("Markets edge higher as investors weigh earnings, day {i}")
+        };
+        out.push_str(&format!(
+            "<item><guid>bench-{i}</guid><title>{title}</title><link>https://bench.example/{i}</link>\
+             <pubDate>Fri, 20 Nov 2026 09:12:00 GMT</pubDate><description>&lt;p&gt;{LEAD}&lt;/p&gt;</description></item>"
+        ));
+    }
+    out.push_str("</channel></rss>");
+    out
+}
+
+fn bench_parse(c: &mut Criterion) {
+    let feed = sample_feed();
+    let url = url::Url::parse("https://bench.example/feed.xml").unwrap();
+    let mut group = c.benchmark_group("parse");
+    group.throughput(Throughput::Bytes(feed.len() as u64));
+    group.bench_function("rss_50_items", |b| {
+        b.iter(|| {
+            let parsed = parse_feed(
+                black_box(feed.as_bytes()),
+                None,
+                Source {
+                    name: "bench",
+                    url: &url,
+                },
+                Utc::now(),
+            )
+            .unwrap();
+            black_box(parsed.articles.len())
+        })
+    });
+    group.finish();
+}
+
+fn bench_classify(c: &mut Criterion) {
+    let classifier = Classifier::new(builtin_profile(DEFAULT_PROFILE).unwrap(), None);
+    let lead: String = LEAD.chars().take(600).collect();
+    let mut group = c.benchmark_group("classify");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("headline_and_600_char_lead", |b| {
+        b.iter(|| {
+            black_box(classifier.classify(
+                black_box("US and Iran hold a new round of indirect talks in Muscat"),
+                black_box(&lead),
+            ))
+        })
+    });
+    group.finish();
+}
+
+fn bench_store(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), 64 << 20).unwrap();
+    let url = url::Url::parse("https://bench.example/feed.xml").unwrap();
+    let parsed = parse_feed(
+        sample_feed().as_bytes(),
+        None,
+        Source {
+            name: "bench",
+            url: &url,
+        },
+        Utc::now(),
+    )
+    .unwrap();
+    let sinks = vec!["hook".to_string()];
+    let mut round = 0u64;
+    let mut group = c.benchmark_group("store");
+    group.throughput(Throughput::Elements(parsed.articles.len() as u64));
+    group.bench_function("commit_50_new_articles", |b| {
+        b.iter_batched(
+            || {
+                round += 1;
+                parsed
+                    .articles
+                    .iter()
+                    .map(|a| {
+                        let mut article = a.clone();
+                        article.key = format!("{}-{round}", a.key);
+                        NewArticle {
+                            article,
+                            verdict: None,
+                            alert: false,
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |articles| {
+                let commit = PollCommit {
+                    feed_url: url.as_str(),
+                    state: FeedState::default(),
+                    articles,
+                    sinks: &sinks,
+                    story_window: Duration::from_secs(3600),
+                    now: Utc::now(),
+                };
+                black_box(store.commit_poll(&commit).unwrap())
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_parse, bench_classify, bench_store);
+criterion_main!(benches);

@@ -8,8 +8,8 @@ use tracing_subscriber::EnvFilter;
 /// Calling it twice is harmless (the second call does nothing).
 pub fn init(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .or_else(|_| EnvFilter::try_new(filter_directive(level)))
+        .unwrap_or_else(|_| EnvFilter::new("warn,parleyd=info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -20,4 +20,26 @@ pub fn init(level: &str, format: LogFormat) {
             .with_target(false)
             .try_init(),
     };
+}
+
+/// A bare level (`"debug"`) applies to parleyd only, with other crates at `warn`: their debug
+/// output is noise to an operator, and HTTP libraries log request targets at that level.
+/// A full filter (`"info,hyper=debug"`) is used as written.
+fn filter_directive(level: &str) -> String {
+    if level.contains('=') || level.contains(',') {
+        level.to_string()
+    } else {
+        format!("warn,parleyd={level}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_levels_apply_to_parleyd_only() {
+        assert_eq!(filter_directive("debug"), "warn,parleyd=debug");
+        assert_eq!(filter_directive("info,sled=debug"), "info,sled=debug");
+    }
 }

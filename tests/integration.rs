@@ -14,3 +14,12 @@ mod config;
 
 // classify and profile build/show.
 mod classify;
+
+// The poller's limits and conditional GET.
+mod poll;
+
+// `parleyd run` as a daemon: polling, alerting, SIGTERM.
+mod daemon;
+
+// The sled store: dedup, stories, outbox, schema and locking.
+mod store;

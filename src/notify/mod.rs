@@ -214,14 +214,6 @@ pub fn backoff_delay(
     }
 }
 
-/// The earliest time any entry of `sink` is due, if it has any.
-///
-/// # Errors
-/// [`StoreError`] if the outbox cannot be read.
-pub fn next_due(store: &Store, sink: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    Ok(store.pending(sink)?.1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

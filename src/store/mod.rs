@@ -79,7 +79,7 @@ pub struct NewArticle {
 pub struct PollCommit<'a> {
     /// The feed's URL (the `feeds` key).
     pub feed_url: &'a str,
-    /// The feed's state after this poll.
+    /// The feed's state after this poll (its `items_seen` is computed by the store).
     pub state: FeedState,
     /// New articles (already-known ones are skipped inside the transaction).
     pub articles: Vec<NewArticle>,
@@ -502,8 +502,13 @@ fn apply_commit(
         articles.insert(&key[..], keys::encode(&stored))?;
         outcome.stored += 1;
     }
+    // The count is the store's own, so a caller cannot reset it by passing a fresh state.
+    let stored_before = feeds
+        .get(commit.feed_url.as_bytes())?
+        .and_then(|bytes| keys::decode::<FeedState>(&bytes).ok())
+        .map_or(0, |previous| previous.items_seen);
     let mut state = commit.state.clone();
-    state.items_seen += outcome.stored as u64;
+    state.items_seen = stored_before + outcome.stored as u64;
     feeds.insert(commit.feed_url.as_bytes(), keys::encode(&state))?;
     Ok(outcome)
 }

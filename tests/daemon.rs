@@ -1,0 +1,75 @@
+//! `parleyd run` as a real child process: polls on its interval, alerts as items appear, and
+//! stops cleanly on SIGTERM.
+
+use crate::support::*;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_alerts_on_new_items_and_stops_cleanly_on_sigterm() {
+    let server = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    let dir = TestDir::new();
+    server.set(
+        "/live.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss(&[("old", "Markets open higher", "")]),
+        ),
+    );
+    let config = dir.config(&format!(
+        "[poll]\ninterval = \"1s\"\n[[feeds]]\nurl = \"{}\"\nname = \"live\"\n[[sinks]]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        server.url("/live.xml"),
+        receiver.url("/hook")
+    ));
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parleyd"))
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env_clear()
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+
+    // Deadlines below bound a behaviour (the daemon keeps polling), they measure nothing.
+    assert!(
+        eventually(Duration::from_secs(20), || !server
+            .requests("/live.xml")
+            .is_empty())
+        .await,
+        "the daemon never polled"
+    );
+    server.set(
+        "/live.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss(&[
+                ("old", "Markets open higher", ""),
+                ("new", "Washington and Tehran agree to open a hotline", ""),
+            ]),
+        ),
+    );
+    assert!(
+        eventually(Duration::from_secs(20), || receiver.received().len() == 1).await,
+        "no alert arrived"
+    );
+
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the daemon stopped after SIGTERM")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Store flushed; stopped."), "{stderr}");
+
+    // The same store after the stop: the alert is not sent again.
+    let again = parleyd(&["--config", config.to_str().unwrap(), "once"], &[], b"").await;
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert_eq!(receiver.received().len(), 1);
+}

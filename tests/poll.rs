@@ -1,0 +1,182 @@
+//! The poller against hostile and helpful servers on 127.0.0.1.
+//!
+//! Guaranteed here: a body over the cap is refused whether or not the server announces its
+//! length (an endless body stops at the cap); a server that drips bytes is cut off by the
+//! total timeout; validators from one fetch are sent back and a 304 yields `NotModified`;
+//! `file://` feeds obey the same cap.
+
+use crate::support::*;
+use parleyd::config::{FeedConfig, PollConfig};
+use parleyd::poll::{Fetched, PollError, Poller, Validators};
+use std::time::Duration;
+
+fn poll_config(max_body_bytes: u64, timeout: Duration) -> PollConfig {
+    PollConfig {
+        interval: Duration::from_secs(60),
+        timeout,
+        connect_timeout: Duration::from_secs(2),
+        concurrency: 4,
+        max_body_bytes,
+        alert_on_first_poll: false,
+        max_article_age: Duration::from_secs(3600),
+    }
+}
+
+fn feed(url: &str) -> FeedConfig {
+    FeedConfig {
+        url: url::Url::parse(url).unwrap(),
+        name: "test feed".to_string(),
+        interval: Duration::from_secs(60),
+        alert_on_first_poll: false,
+    }
+}
+
+#[tokio::test]
+async fn bodies_over_the_cap_are_refused_announced_or_not() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/big.xml",
+        Route::ok("application/rss+xml", vec![b'x'; 4096]),
+    );
+    server.set(
+        "/endless.xml",
+        Route {
+            endless: true,
+            ..Route::ok("application/rss+xml", Vec::new())
+        },
+    );
+    let poller = Poller::new(&poll_config(1024, Duration::from_secs(10))).unwrap();
+    for path in ["/big.xml", "/endless.xml"] {
+        let err = poller
+            .fetch(&feed(&server.url(path)), &Validators::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, PollError::TooLarge { limit: 1024, .. }),
+            "{path}: {err}"
+        );
+        assert!(err.to_string().contains("feed `test feed`"));
+    }
+}
+
+#[tokio::test]
+async fn a_dripping_server_is_cut_off_by_the_timeout() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/drip.xml",
+        Route {
+            drip: Some(Duration::from_millis(200)),
+            ..Route::ok("application/rss+xml", rss(&[("a", "title", "text")]))
+        },
+    );
+    let poller = Poller::new(&poll_config(1 << 20, Duration::from_secs(1))).unwrap();
+    let err = poller
+        .fetch(&feed(&server.url("/drip.xml")), &Validators::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PollError::Timeout { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn validators_are_sent_back_and_304_means_not_modified() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/etag.xml",
+        Route::ok("application/rss+xml", rss(&[("a", "title", "text")])).with_etag("\"v1\""),
+    );
+    let poller = Poller::new(&poll_config(1 << 20, Duration::from_secs(5))).unwrap();
+    let target = feed(&server.url("/etag.xml"));
+    let Fetched::Body(body) = poller.fetch(&target, &Validators::default()).await.unwrap() else {
+        panic!("first fetch has a body");
+    };
+    assert_eq!(body.validators.etag.as_deref(), Some("\"v1\""));
+    let second = poller.fetch(&target, &body.validators).await.unwrap();
+    assert!(matches!(second, Fetched::NotModified));
+    let requests = server.requests("/etag.xml");
+    assert_eq!(requests.len(), 2);
+    assert!(requests[0].headers.get("if-none-match").is_none());
+    assert_eq!(requests[1].headers["if-none-match"], "\"v1\"");
+    let agent = requests[0].headers["user-agent"].to_str().unwrap();
+    assert!(
+        agent.starts_with(&format!("parleyd/{}", env!("CARGO_PKG_VERSION"))),
+        "{agent}"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_carry_status_and_retry_after() {
+    let server = FeedServer::start().await;
+    let mut busy = Route::status(503);
+    busy.headers.push(("retry-after".into(), "120".into()));
+    server.set("/busy.xml", busy);
+    let poller = Poller::new(&poll_config(1 << 20, Duration::from_secs(5))).unwrap();
+    let err = poller
+        .fetch(&feed(&server.url("/busy.xml")), &Validators::default())
+        .await
+        .unwrap_err();
+    match err {
+        PollError::Status {
+            status,
+            retry_after,
+            ..
+        } => {
+            assert_eq!(status, 503);
+            assert_eq!(retry_after, Some(Duration::from_secs(120)));
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[tokio::test]
+async fn file_feeds_are_read_and_capped() {
+    let dir = TestDir::new();
+    let small = dir.write("small.xml", &rss(&[("a", "title", "text")]));
+    let big = dir.write("big.xml", &"x".repeat(4096));
+    let poller = Poller::new(&poll_config(1024, Duration::from_secs(5))).unwrap();
+    let url = url::Url::from_file_path(&small).unwrap();
+    let fetched = poller
+        .fetch(&feed(url.as_str()), &Validators::default())
+        .await
+        .unwrap();
+    assert!(matches!(fetched, Fetched::Body(ref b) if b.bytes.starts_with(b"<?xml")));
+    let url = url::Url::from_file_path(&big).unwrap();
+    let err = poller
+        .fetch(&feed(url.as_str()), &Validators::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PollError::TooLarge { .. }), "{err}");
+    let url = url::Url::from_file_path(dir.path().join("missing.xml")).unwrap();
+    let err = poller
+        .fetch(&feed(url.as_str()), &Validators::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("missing.xml"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_charset_from_the_http_header_reaches_the_alert_intact() {
+    let server = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    let dir = TestDir::new();
+    // ISO-8859-1 bytes, no XML declaration: only the HTTP header names the charset.
+    let body = rss(&[("g-1", "US and Iran hold talks in Gen\u{e8}ve", "")]);
+    let latin1: Vec<u8> = body.chars().map(|c| c as u32 as u8).collect();
+    let latin1 = latin1[latin1.iter().position(|b| *b == b'\n').unwrap() + 1..].to_vec();
+    server.set(
+        "/latin1.xml",
+        Route::ok("text/xml; charset=ISO-8859-1", latin1),
+    );
+    let config = dir.config(&format!(
+        "[poll]\nalert_on_first_poll = true\n[[feeds]]\nurl = \"{}\"\n[[sinks]]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        server.url("/latin1.xml"),
+        receiver.url("/hook")
+    ));
+    let run = parleyd(&["--config", config.to_str().unwrap(), "once"], &[], b"").await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "{}", run.stderr);
+    assert_eq!(
+        received[0].json()["article"]["title"],
+        "US and Iran hold talks in Genève"
+    );
+}

@@ -1,0 +1,230 @@
+//! The sled store, on disk in a temp folder.
+//!
+//! Guaranteed here: an article is stored once across polls and reopenings; a poll's
+//! articles, story records and outbox entries land together; an alert leaves a sink's queue
+//! only when marked sent or moved to the dead-letter list; a store written with another
+//! schema version is refused, as is a store another process holds, each with its path.
+
+use chrono::Utc;
+use parleyd::model::{Article, Verdict};
+use parleyd::store::{FeedState, NewArticle, PollCommit, SCHEMA_VERSION, Store, StoreError};
+use std::time::Duration;
+
+const CACHE: u64 = 8 << 20;
+
+fn article(feed: &str, key: &str, title: &str) -> Article {
+    Article {
+        key: format!("id:{key}"),
+        feed: feed.to_string(),
+        feed_url: format!("https://{feed}.example/rss"),
+        title: title.to_string(),
+        link: Some(format!("https://{feed}.example/{key}")),
+        summary: String::new(),
+        published: Some(Utc::now()),
+        first_seen: Utc::now(),
+    }
+}
+
+fn relevant() -> Verdict {
+    Verdict {
+        relevant: true,
+        event: Some(parleyd::Event::Talks),
+        score: 0.8,
+        reasons: vec!["test".into()],
+    }
+}
+
+fn commit(
+    store: &Store,
+    feed_url: &str,
+    articles: Vec<NewArticle>,
+    sinks: &[String],
+) -> parleyd::store::CommitOutcome {
+    store
+        .commit_poll(&PollCommit {
+            feed_url,
+            state: FeedState {
+                first_poll_done: true,
+                ..FeedState::default()
+            },
+            articles,
+            sinks,
+            story_window: Duration::from_secs(3600),
+            now: Utc::now(),
+        })
+        .unwrap()
+}
+
+fn alerting(article: Article) -> NewArticle {
+    NewArticle {
+        article,
+        verdict: Some(relevant()),
+        alert: true,
+    }
+}
+
+#[tokio::test]
+async fn articles_are_stored_once_across_polls_and_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let sinks = vec!["hook".to_string()];
+    let a = article("one", "1", "US and Iran hold talks in Oman");
+    {
+        let store = Store::open(&path, CACHE).unwrap();
+        let outcome = commit(&store, &a.feed_url, vec![alerting(a.clone())], &sinks);
+        assert_eq!(outcome.stored, 1);
+        assert_eq!(outcome.queued.len(), 1);
+        let again = commit(&store, &a.feed_url, vec![alerting(a.clone())], &sinks);
+        assert_eq!(again.stored, 0, "the same article is not stored twice");
+        assert!(again.queued.is_empty());
+        store.flush().await.unwrap();
+    }
+    let store = Store::open(&path, CACHE).unwrap();
+    assert!(store.contains_article(&a.store_key()).unwrap());
+    let stored = store.article(&a.store_key()).unwrap().unwrap();
+    assert_eq!(stored.article, a);
+    assert_eq!(stored.verdict, Some(relevant()));
+    assert_eq!(
+        store.feed_state(&a.feed_url).unwrap().unwrap().items_seen,
+        1
+    );
+    let again = commit(&store, &a.feed_url, vec![alerting(a.clone())], &sinks);
+    assert_eq!(again.stored, 0, "not after reopening either");
+}
+
+#[tokio::test]
+async fn a_story_from_a_second_feed_joins_instead_of_alerting() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
+    let sinks = vec!["hook".to_string()];
+    let first = article("one", "1", "Iran and US hold new round of talks in Muscat");
+    let second = article(
+        "two",
+        "9",
+        "Iran, US hold new round of talks in Muscat - Wire",
+    );
+    let outcome = commit(
+        &store,
+        &first.feed_url,
+        vec![alerting(first.clone())],
+        &sinks,
+    );
+    assert_eq!(outcome.queued.len(), 1);
+    let outcome = commit(
+        &store,
+        &second.feed_url,
+        vec![alerting(second.clone())],
+        &sinks,
+    );
+    assert!(outcome.queued.is_empty());
+    assert_eq!(outcome.joined_story, 1);
+    let joined = store.article(&second.store_key()).unwrap().unwrap();
+    let original = store.article(&first.store_key()).unwrap().unwrap();
+    assert_eq!(
+        joined.alert_id, original.alert_id,
+        "the article points at the story's alert"
+    );
+}
+
+#[tokio::test]
+async fn the_outbox_keeps_an_alert_until_it_is_sent_or_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
+    let sinks = vec!["a".to_string(), "b".to_string()];
+    let one = article("one", "1", "US and Iran hold talks in Oman");
+    let two = article("one", "2", "Washington and Tehran open a hotline");
+    let feed_url = one.feed_url.clone();
+    commit(
+        &store,
+        &feed_url,
+        vec![alerting(one), alerting(two)],
+        &sinks,
+    );
+
+    let due_a = store.due_alerts("a", Utc::now(), 10).unwrap();
+    let due_b = store.due_alerts("b", Utc::now(), 10).unwrap();
+    assert_eq!(due_a.len(), 2, "each sink has its own queue");
+    assert_eq!(due_b.len(), 2);
+    assert_eq!(due_a[0].1.id, due_b[0].1.id, "one alert id across sinks");
+    assert_eq!(
+        due_a[0].1.article.title, "US and Iran hold talks in Oman",
+        "oldest first"
+    );
+
+    let (key, alert) = &due_a[0];
+    store.mark_sent(key, alert, Utc::now()).unwrap();
+    assert!(store.was_sent("a", &alert.id).unwrap());
+    assert!(!store.was_sent("b", &alert.id).unwrap());
+
+    let (key, mut alert) = due_a[1].clone();
+    alert.attempts = 1;
+    alert.next_attempt = Utc::now() + chrono::Duration::hours(1);
+    store.update_alert(&key, &alert).unwrap();
+    assert!(
+        store.due_alerts("a", Utc::now(), 10).unwrap().is_empty(),
+        "not due before its time"
+    );
+    assert_eq!(store.pending("a").unwrap().0, 1);
+
+    store.move_to_dead(&key, &alert).unwrap();
+    assert_eq!(store.pending("a").unwrap().0, 0);
+    let dead = store.dead_alerts().unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, alert.id);
+    assert_eq!(store.pending("b").unwrap().0, 2, "sink b is untouched");
+}
+
+#[test]
+fn a_store_in_use_is_refused_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let _held = Store::open(&path, CACHE).unwrap();
+    // sled locks the folder per process, so the second opener is a child process.
+    let config = dir.path().join("parleyd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\npath = \"{}\"\n[[feeds]]\nurl = \"file:feed.xml\"\n",
+            path.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("feed.xml"),
+        "<rss version=\"2.0\"><channel/></rss>",
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_parleyd"))
+        .args(["--config", config.to_str().unwrap(), "once"])
+        .env_clear()
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot open the store at {}", path.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_store_with_another_schema_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    {
+        let db = sled::open(&path).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert("schema_version", &(SCHEMA_VERSION + 1).to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    match Store::open(&path, CACHE) {
+        Err(StoreError::Schema {
+            found, expected, ..
+        }) => {
+            assert_eq!(found, SCHEMA_VERSION + 1);
+            assert_eq!(expected, SCHEMA_VERSION);
+        }
+        other => panic!("expected a schema error, got {other:?}"),
+    }
+}
