@@ -73,3 +73,55 @@ async fn run_alerts_on_new_items_and_stops_cleanly_on_sigterm() {
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     assert_eq!(receiver.received().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_in_flight_when_the_daemon_is_killed_is_delivered_after_restart() {
+    let server = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    let dir = TestDir::new();
+    server.set(
+        "/live.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss(&[("k-1", "US and Iran agree to resume talks in Oman", "")]),
+        ),
+    );
+    let config = dir.config(&format!(
+        "[poll]\ninterval = \"1h\"\nalert_on_first_poll = true\n[delivery]\ntimeout = \"30s\"\n\
+         [[feeds]]\nurl = \"{}\"\n[[sinks]]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        server.url("/live.xml"),
+        receiver.url("/hook")
+    ));
+    // The receiver takes the first delivery and never answers it.
+    receiver.script(&[0]);
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parleyd"))
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env_clear()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(20), || receiver.received().len() == 1).await,
+        "the delivery never started"
+    );
+    // SIGKILL: no shutdown path runs; only what was flushed survives.
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+
+    let run = parleyd(&["--config", config.to_str().unwrap(), "once"], &[], b"").await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let again = parleyd(&["--config", config.to_str().unwrap(), "once"], &[], b"").await;
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    let received = receiver.received();
+    assert_eq!(
+        received.len(),
+        2,
+        "one interrupted attempt, one delivery, nothing more"
+    );
+    assert_eq!(
+        received[0].headers["webhook-id"], received[1].headers["webhook-id"],
+        "the retry after the crash carries the same alert id"
+    );
+}

@@ -175,7 +175,7 @@ impl Received {
 #[derive(Default)]
 struct ReceiverState {
     received: Mutex<Vec<Received>>,
-    /// Statuses to answer with, in order; 200 once they run out.
+    /// Statuses to answer with, in order; 200 once they run out. 0 means: never answer.
     script: Mutex<Vec<u16>>,
 }
 
@@ -200,7 +200,7 @@ impl WebhookReceiver {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// Answer the next requests with these statuses (then 200).
+    /// Answer the next requests with these statuses (then 200); 0 hangs without answering.
     pub fn script(&self, statuses: &[u16]) {
         *self.state.script.lock().unwrap() = statuses.to_vec();
     }
@@ -230,6 +230,9 @@ async fn receive(State(state): State<Arc<ReceiverState>>, request: Request) -> R
             script.remove(0)
         }
     };
+    if status == 0 {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap())
         .body(Body::from("ok"))
