@@ -169,7 +169,7 @@ async fn a_syntax_error_gives_the_position_but_never_quotes_the_line() {
 async fn missing_and_non_utf8_files_are_named() {
     let dir = TestDir::new();
     let missing = dir.path().join("nope.toml");
-    let run = parleyd(&["--config", missing.to_str().unwrap(), "once"], &[], b"").await;
+    let run = once(&missing, &[]).await;
     assert_eq!(run.code, Some(2));
     assert!(
         run.stderr

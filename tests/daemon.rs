@@ -21,15 +21,7 @@ async fn run_alerts_on_new_items_and_stops_cleanly_on_sigterm() {
         server.url("/live.xml"),
         receiver.url("/hook")
     ));
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parleyd"))
-        .args(["--config", config.to_str().unwrap(), "run"])
-        .env_clear()
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let child = spawn_daemon(&config, true);
 
     // Deadlines below bound a behaviour (the daemon keeps polling), they measure nothing.
     assert!(
@@ -69,7 +61,7 @@ async fn run_alerts_on_new_items_and_stops_cleanly_on_sigterm() {
     assert!(stderr.contains("Store flushed; stopped."), "{stderr}");
 
     // The same store after the stop: the alert is not sent again.
-    let again = parleyd(&["--config", config.to_str().unwrap(), "once"], &[], b"").await;
+    let again = once(&config, &[]).await;
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     assert_eq!(receiver.received().len(), 1);
 }
@@ -94,14 +86,7 @@ async fn an_alert_in_flight_when_the_daemon_is_killed_is_delivered_after_restart
     ));
     // The receiver takes the first delivery and never answers it.
     receiver.script(&[0]);
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parleyd"))
-        .args(["--config", config.to_str().unwrap(), "run"])
-        .env_clear()
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_daemon(&config, false);
     assert!(
         eventually(Duration::from_secs(20), || receiver.received().len() == 1).await,
         "the delivery never started"
@@ -110,9 +95,9 @@ async fn an_alert_in_flight_when_the_daemon_is_killed_is_delivered_after_restart
     child.start_kill().unwrap();
     child.wait().await.unwrap();
 
-    let run = parleyd(&["--config", config.to_str().unwrap(), "once"], &[], b"").await;
+    let run = once(&config, &[]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    let again = parleyd(&["--config", config.to_str().unwrap(), "once"], &[], b"").await;
+    let again = once(&config, &[]).await;
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     let received = receiver.received();
     assert_eq!(

@@ -74,13 +74,12 @@ async fn relevant_new_items_alert_once_and_never_again_after_restart() {
     let receiver = WebhookReceiver::start().await;
     let dir = TestDir::new();
     let config = dir.config(&webhook_config(&feeds, ""));
-    let config = config.to_str().unwrap();
     let hook = receiver.url("/hook");
     let env = [("HOOK_URL", hook.as_str())];
 
     // First poll: the backlog, relevant item included, is stored without alerting.
     serve_all(&feeds, &[BACKLOG_RSS], &[], &[]);
-    let first = parleyd(&["--config", config, "once"], &env, b"").await;
+    let first = once(&config, &env).await;
     assert_eq!(first.code, Some(0), "{}", first.stderr);
     assert!(receiver.received().is_empty(), "the backlog alerted");
 
@@ -91,7 +90,7 @@ async fn relevant_new_items_alert_once_and_never_again_after_restart() {
         &[IRRELEVANT_ATOM],
         &[RELEVANT_JSON],
     );
-    let second = parleyd(&["--config", config, "once"], &env, b"").await;
+    let second = once(&config, &env).await;
     assert_eq!(second.code, Some(0), "{}", second.stderr);
     let received = receiver.received();
     assert_eq!(
@@ -162,7 +161,7 @@ async fn relevant_new_items_alert_once_and_never_again_after_restart() {
     assert_eq!(json_alert["event"], "channel");
 
     // A restart on the same store: nothing new, nothing sent again.
-    let third = parleyd(&["--config", config, "once"], &env, b"").await;
+    let third = once(&config, &env).await;
     assert_eq!(third.code, Some(0), "{}", third.stderr);
     assert_eq!(receiver.received().len(), 2, "a restart re-sent alerts");
 }
@@ -175,12 +174,7 @@ async fn alert_on_first_poll_is_per_feed() {
     let config = dir.config(&webhook_config(&feeds, "alert_on_first_poll = true"));
     let hook = receiver.url("/hook");
     serve_all(&feeds, &[RELEVANT_RSS], &[], &[RELEVANT_JSON]);
-    let run = parleyd(
-        &["--config", config.to_str().unwrap(), "once"],
-        &[("HOOK_URL", hook.as_str())],
-        b"",
-    )
-    .await;
+    let run = once(&config, &[("HOOK_URL", hook.as_str())]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let received = receiver.received();
     assert_eq!(
@@ -211,12 +205,7 @@ async fn the_same_story_from_two_feeds_alerts_once() {
         )],
         &[],
     );
-    let run = parleyd(
-        &["--config", config.to_str().unwrap(), "once"],
-        &[("HOOK_URL", hook.as_str())],
-        b"",
-    )
-    .await;
+    let run = once(&config, &[("HOOK_URL", hook.as_str())]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(receiver.received().len(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("joined_story=1"), "{}", run.stderr);
@@ -277,12 +266,7 @@ url = "${{HOOK_URL}}"
         Route::ok("application/rss+xml", rss(&[RELEVANT_RSS])),
     );
     let hook = receiver.url("/hook");
-    let run = parleyd(
-        &["--config", config.to_str().unwrap(), "once"],
-        &[("HOOK_URL", hook.as_str())],
-        b"",
-    )
-    .await;
+    let run = once(&config, &[("HOOK_URL", hook.as_str())]).await;
     assert_eq!(
         run.code,
         Some(1),
@@ -348,22 +332,12 @@ url = "${{SLACK_URL}}"
     let slack = receiver.url(secret_path);
     // The first attempt is refused, so the failure path is logged too.
     receiver.script(&[500]);
-    let first = parleyd(
-        &["--config", config.to_str().unwrap(), "once"],
-        &[("SLACK_URL", slack.as_str())],
-        b"",
-    )
-    .await;
+    let first = once(&config, &[("SLACK_URL", slack.as_str())]).await;
     assert_eq!(first.code, Some(1), "a failed delivery makes `once` exit 1");
     assert!(first.stderr.contains("HTTP 500"), "{}", first.stderr);
     // The retry is due after the back-off (2 s base, jitter to as little as half).
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let second = parleyd(
-        &["--config", config.to_str().unwrap(), "once"],
-        &[("SLACK_URL", slack.as_str())],
-        b"",
-    )
-    .await;
+    let second = once(&config, &[("SLACK_URL", slack.as_str())]).await;
     assert_eq!(second.code, Some(0), "{}", second.stderr);
     let received = receiver.received();
     assert_eq!(received.len(), 2);

@@ -171,7 +171,7 @@ async fn a_legacy_charset_from_the_http_header_reaches_the_alert_intact() {
         server.url("/latin1.xml"),
         receiver.url("/hook")
     ));
-    let run = parleyd(&["--config", config.to_str().unwrap(), "once"], &[], b"").await;
+    let run = once(&config, &[]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let received = receiver.received();
     assert_eq!(received.len(), 1, "{}", run.stderr);

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -139,6 +140,14 @@ pub enum StoreError {
 
 fn io(operation: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
     move |source| StoreError::Io { operation, source }
+}
+
+/// Our transactions never abort on purpose, so only storage errors remain.
+fn tx_error(operation: &'static str) -> impl FnOnce(TransactionError<Infallible>) -> StoreError {
+    move |err| match err {
+        TransactionError::Abort(never) => match never {},
+        TransactionError::Storage(source) => StoreError::Io { operation, source },
+    }
 }
 
 /// The sled database and its trees. Cheap to clone: sled handles are reference-counted.
@@ -284,13 +293,7 @@ impl Store {
                 apply_commit(commit, &sequences, articles, feeds, stories, outbox)
             },
         );
-        result.map_err(|err| match err {
-            TransactionError::Abort(never) => match never {},
-            TransactionError::Storage(source) => StoreError::Io {
-                operation: "poll commit",
-                source,
-            },
-        })
+        result.map_err(tx_error("poll commit"))
     }
 
     /// Up to `limit` outbox entries for `sink` whose next attempt is due, oldest first.
@@ -360,15 +363,9 @@ impl Store {
             .transaction(|(outbox, sent)| {
                 outbox.remove(key)?;
                 sent.insert(sent_key.as_slice(), at.to_rfc3339().as_bytes())?;
-                Ok::<_, ConflictableTransactionError<std::convert::Infallible>>(())
+                Ok::<_, ConflictableTransactionError<Infallible>>(())
             })
-            .map_err(|err| match err {
-                TransactionError::Abort(never) => match never {},
-                TransactionError::Storage(source) => StoreError::Io {
-                    operation: "mark sent",
-                    source,
-                },
-            })
+            .map_err(tx_error("mark sent"))
     }
 
     /// Whether an alert id was delivered to a sink.
@@ -402,15 +399,9 @@ impl Store {
             .transaction(|(outbox, dead)| {
                 outbox.remove(key)?;
                 dead.insert(key, value.as_slice())?;
-                Ok::<_, ConflictableTransactionError<std::convert::Infallible>>(())
+                Ok::<_, ConflictableTransactionError<Infallible>>(())
             })
-            .map_err(|err| match err {
-                TransactionError::Abort(never) => match never {},
-                TransactionError::Storage(source) => StoreError::Io {
-                    operation: "dead-letter move",
-                    source,
-                },
-            })
+            .map_err(tx_error("dead-letter move"))
     }
 
     /// Every dead-lettered alert.
@@ -429,7 +420,7 @@ impl Store {
     }
 }
 
-type TxResult<T> = Result<T, ConflictableTransactionError<std::convert::Infallible>>;
+type TxResult<T> = Result<T, ConflictableTransactionError<Infallible>>;
 
 fn apply_commit(
     commit: &PollCommit<'_>,

@@ -287,6 +287,29 @@ pub async fn parleyd(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> RunOu
     }
 }
 
+/// Runs `parleyd --config CONFIG once` with `env`.
+pub async fn once(config: &Path, env: &[(&str, &str)]) -> RunOutput {
+    parleyd(&["--config", config.to_str().unwrap(), "once"], env, b"").await
+}
+
+/// Starts `parleyd --config CONFIG run` in the background; stderr is kept if `keep_stderr`.
+pub fn spawn_daemon(config: &Path, keep_stderr: bool) -> tokio::process::Child {
+    let stderr = if keep_stderr {
+        std::process::Stdio::piped()
+    } else {
+        std::process::Stdio::null()
+    };
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_parleyd"))
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env_clear()
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the parleyd binary starts")
+}
+
 /// A temporary folder holding a config and its store.
 pub struct TestDir {
     pub dir: tempfile::TempDir,
