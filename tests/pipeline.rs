@@ -365,3 +365,47 @@ url = "${{SLACK_URL}}"
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_sink_does_not_stop_another() {
+    let feeds = FeedServer::start().await;
+    let broken = WebhookReceiver::start().await;
+    let healthy = WebhookReceiver::start().await;
+    let dir = TestDir::new();
+    broken.script(&[503, 503, 503]);
+    let config = dir.config(&format!(
+        r#"
+[poll]
+alert_on_first_poll = true
+
+[[feeds]]
+url = "{feed}"
+
+[[sinks]]
+kind = "webhook"
+name = "broken"
+url = "{broken}"
+
+[[sinks]]
+kind = "webhook"
+name = "healthy"
+url = "{healthy}"
+"#,
+        feed = feeds.url("/rss.xml"),
+        broken = broken.url("/hook"),
+        healthy = healthy.url("/hook"),
+    ));
+    feeds.set(
+        "/rss.xml",
+        Route::ok("application/rss+xml", rss(&[RELEVANT_RSS])),
+    );
+    let run = once(&config, &[]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(healthy.received().len(), 1);
+    assert_eq!(broken.received().len(), 1);
+    assert!(
+        run.stderr.contains("sink=broken") && run.stderr.contains("HTTP 503"),
+        "{}",
+        run.stderr
+    );
+}

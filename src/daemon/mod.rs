@@ -391,15 +391,28 @@ pub async fn once(config: Config) -> Result<OnceReport, StartError> {
             Ok(Err(_)) | Err(_) => report.feeds_failed += 1,
         }
     }
-    for sink in &pipeline.config.sinks {
-        match pipeline.deliver(sink).await {
-            Ok(delivery) => {
+    // Sinks deliver side by side, so a sink that hangs until its timeout delays no other.
+    let mut deliveries = tokio::task::JoinSet::new();
+    for sink in pipeline.config.sinks.clone() {
+        let pipeline = Arc::clone(&pipeline);
+        deliveries.spawn(async move {
+            let result = pipeline.deliver(&sink).await;
+            (sink.name, result)
+        });
+    }
+    while let Some(joined) = deliveries.join_next().await {
+        match joined {
+            Ok((_, Ok(delivery))) => {
                 report.sent += delivery.sent;
                 report.delivery_failed += delivery.failed;
                 report.dead += delivery.dead;
             }
-            Err(err) => {
-                tracing::error!(sink = %sink.name, error = %err, "Delivery stopped by a store error.");
+            Ok((sink, Err(err))) => {
+                tracing::error!(sink = %sink, error = %err, "Delivery stopped by a store error.");
+                report.delivery_failed += 1;
+            }
+            Err(join_error) => {
+                tracing::error!(error = %join_error, "A delivery task failed.");
                 report.delivery_failed += 1;
             }
         }
