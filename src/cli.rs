@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use parleyd::classify::eval::{Labelled, evaluate};
 use parleyd::classify::{Classifier, DEFAULT_PROFILE, Profile, builtin_profile};
 use parleyd::config::{Config, LogFormat, ProfileSource, SinkKind};
 use parleyd::{daemon, telemetry};
@@ -43,6 +44,26 @@ enum Command {
         #[arg(long)]
         profile: Option<PathBuf>,
     },
+    /// Score the classifier on a labelled JSON Lines file (a `label` field on each line).
+    Eval {
+        /// The labelled file.
+        file: PathBuf,
+        /// A profile file; the built-in default profile when absent.
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        /// Only items whose `split` field has this value.
+        #[arg(long)]
+        split: Option<String>,
+        /// Exit 1 if precision is below this.
+        #[arg(long)]
+        min_precision: Option<f64>,
+        /// Exit 1 if recall is below this.
+        #[arg(long)]
+        min_recall: Option<f64>,
+        /// Exit 1 if F1 is below this.
+        #[arg(long)]
+        min_f1: Option<f64>,
+    },
     /// Build or show topic profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -71,6 +92,23 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Once => run_once(&cli.config),
         Command::CheckConfig => check_config(&cli.config),
         Command::Classify { profile } => classify(profile.as_deref()),
+        Command::Eval {
+            file,
+            profile,
+            split,
+            min_precision,
+            min_recall,
+            min_f1,
+        } => eval(
+            &file,
+            profile.as_deref(),
+            split.as_deref(),
+            Floors {
+                precision: min_precision,
+                recall: min_recall,
+                f1: min_f1,
+            },
+        ),
         Command::Profile(ProfileCommand::Build { dir, output }) => profile_build(&dir, &output),
         Command::Profile(ProfileCommand::Show { file }) => profile_show(file.as_deref()),
     }
@@ -243,13 +281,17 @@ struct ClassifyOutput {
     reasons: Vec<String>,
 }
 
-fn classify(profile: Option<&Path>) -> Result<ExitCode> {
-    telemetry::init("warn", LogFormat::Human);
+fn load_classifier(profile: Option<&Path>) -> Result<Classifier> {
     let profile = match profile {
         Some(path) => Profile::load(path)?,
         None => builtin_profile(DEFAULT_PROFILE)?,
     };
-    let classifier = Classifier::new(profile, None);
+    Ok(Classifier::new(profile, None))
+}
+
+fn classify(profile: Option<&Path>) -> Result<ExitCode> {
+    telemetry::init("warn", LogFormat::Human);
+    let classifier = load_classifier(profile)?;
     let stdin = std::io::stdin().lock();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut bad_lines = 0;
@@ -288,6 +330,108 @@ fn classify(profile: Option<&Path>) -> Result<ExitCode> {
         eprintln!("parleyd: {bad_lines} input line(s) were not article objects");
         ExitCode::from(1)
     })
+}
+
+/// Minimum scores for `eval`.
+struct Floors {
+    precision: Option<f64>,
+    recall: Option<f64>,
+    f1: Option<f64>,
+}
+
+fn eval(
+    file: &Path,
+    profile: Option<&Path>,
+    split: Option<&str>,
+    floors: Floors,
+) -> Result<ExitCode> {
+    telemetry::init("warn", LogFormat::Human);
+    let classifier = load_classifier(profile)?;
+    let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut items = Vec::new();
+    for (index, line) in String::from_utf8_lossy(&text).lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let item: Labelled = serde_json::from_str(line).with_context(|| {
+            format!(
+                "{}: line {}: not a labelled item",
+                file.display(),
+                index + 1
+            )
+        })?;
+        if split.is_none_or(|wanted| item.split.as_deref() == Some(wanted)) {
+            items.push(item);
+        }
+    }
+    anyhow::ensure!(
+        !items.is_empty(),
+        "{}: no items to evaluate",
+        file.display()
+    );
+    let report = evaluate(&classifier, &items);
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} items{}: precision {:.3}, recall {:.3}, F1 {:.3}",
+        report.items,
+        split.map(|s| format!(" (split {s})")).unwrap_or_default(),
+        report.precision(),
+        report.recall(),
+        report.f1()
+    )?;
+    writeln!(
+        out,
+        "TP {}  FP {}  FN {}  TN {}  event kind right in {} of {}",
+        report.true_positives,
+        report.false_positives,
+        report.false_negatives,
+        report.true_negatives,
+        report.event_correct,
+        report.event_checked
+    )?;
+    if !report.false_positive_items.is_empty() {
+        writeln!(out, "\nfalse positives by category:")?;
+        for (category, count) in report.false_positives_by_category() {
+            writeln!(out, "  {category:<16} {count}")?;
+        }
+        writeln!(out, "\nfalse positives:")?;
+        for miss in &report.false_positive_items {
+            writeln!(
+                out,
+                "  {} [{}] {:.3} {}  ({})",
+                miss.id, miss.category, miss.score, miss.title, miss.reason
+            )?;
+        }
+    }
+    if !report.missed_items.is_empty() {
+        writeln!(out, "\nmisses:")?;
+        for miss in &report.missed_items {
+            writeln!(
+                out,
+                "  {} [{}] {:.3} {}  ({})",
+                miss.id, miss.category, miss.score, miss.title, miss.reason
+            )?;
+        }
+    }
+    let mut failed = Vec::new();
+    for (name, value, floor) in [
+        ("precision", report.precision(), floors.precision),
+        ("recall", report.recall(), floors.recall),
+        ("F1", report.f1(), floors.f1),
+    ] {
+        if let Some(floor) = floor
+            && value < floor
+        {
+            failed.push(format!("{name} {value:.3} is below the floor {floor:.3}"));
+        }
+    }
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("parleyd: {}", failed.join("; "));
+        Ok(ExitCode::from(1))
+    }
 }
 
 fn profile_build(dir: &Path, output: &Path) -> Result<ExitCode> {

@@ -39,8 +39,14 @@ pub struct Profile {
     /// Exactly two parties. An alias in capitals of up to four letters (`US`) only matches
     /// words written in capitals, so the pronoun "us" is not the country.
     pub parties: Vec<Party>,
-    /// Phrases for events and for the cues around them.
+    /// Third parties (countries, bodies, leaders). Talks whose participants include one of
+    /// them but not both parties are someone else's talks.
+    #[serde(default)]
+    pub others: Vec<String>,
+    /// Event phrases.
     pub events: Events,
+    /// Phrases that qualify events and parties.
+    pub cues: Cues,
     /// Learned from the corpus by `profile build`; empty in a lexicon.
     #[serde(default)]
     pub learned: Learned,
@@ -56,32 +62,76 @@ pub struct Party {
     pub aliases: Vec<String>,
 }
 
-/// Phrase lists. Phrases are matched on word stems within one sentence.
+/// Phrases that make an event. Matched on word stems within one clause.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Events {
-    /// Talks, negotiations, offers of talks, messages exchanged.
+    /// Talks, negotiations, meetings, messages exchanged.
     pub talks: Vec<String>,
     /// Communication channels, hotlines, back-channels.
     pub channel: Vec<String>,
-    /// Words for a channel ("channel", "line") that count as a channel event only with a
-    /// `channel_context` word within [`CHANNEL_WINDOW`] words of them in the same sentence,
-    /// so "the channel with Witkoff remains open" matches and "the English Channel" does not.
+    /// Words that are an event only with a context word near them in the same sentence:
+    /// "channel" near "open", "message" near "deliver".
     #[serde(default)]
-    pub channel_words: Vec<String>,
-    /// Words that make a nearby channel word a communication channel ("open", "diplomatic").
-    #[serde(default)]
-    pub channel_context: Vec<String>,
-    /// Words that refer to both parties at once ("both sides", "the two countries").
-    pub both_parties: Vec<String>,
-    /// Refusals and denials that cancel an event in the same sentence.
-    pub negations: Vec<String>,
-    /// Cues that the event is past background rather than news.
-    pub background: Vec<String>,
+    pub contextual: Vec<Contextual>,
 }
 
-/// How many words apart a channel word and its context word may be.
-pub const CHANNEL_WINDOW: usize = 6;
+/// A word that becomes an event only in context.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contextual {
+    /// The event it makes.
+    pub event: crate::model::Event,
+    /// The words ("channel", "line").
+    pub words: Vec<String>,
+    /// The context words, at most [`CONTEXT_WINDOW`] words away.
+    pub context: Vec<String>,
+    /// Words that, as near, make it no event ("round" near "sanctions").
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// Phrases that qualify events and parties.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cues {
+    /// Words that refer to both parties at once ("both sides", "the two countries").
+    #[serde(default)]
+    pub both_parties: Vec<String>,
+    /// Refusals and denials that cancel an event in the same clause.
+    #[serde(default)]
+    pub negations: Vec<String>,
+    /// Cues that the event is past background rather than news: they cancel an event in
+    /// the same clause and weaken one elsewhere in the sentence.
+    #[serde(default)]
+    pub background: Vec<String>,
+    /// Headline labels of pieces that are not news ("Analysis:", "Obituary:").
+    #[serde(default)]
+    pub not_news: Vec<String>,
+    /// Words after which a party is the subject matter, not a participant ("talks on
+    /// Iran", "discuss Iran's programme").
+    #[serde(default)]
+    pub topic_markers: Vec<String>,
+    /// Phrases in which a party's name does not stand for its government ("Iran-backed",
+    /// "Iranian-American", "Washington Post").
+    #[serde(default)]
+    pub not_party: Vec<String>,
+    /// Words that open a subordinate clause ("that", "which", "as", "while"): what follows
+    /// them has its own participants.
+    #[serde(default)]
+    pub clause_starters: Vec<String>,
+    /// Words that, with actors only, make a clause an attribution ("Iran says", "officials
+    /// told"): its actors take part in the events of the other clauses of the sentence.
+    #[serde(default)]
+    pub attribution: Vec<String>,
+    /// Words that put an event in another domain ("wrestlers meet", "World Cup talks"):
+    /// they cancel an event in the same clause.
+    #[serde(default)]
+    pub off_topic: Vec<String>,
+}
+
+/// How many words apart a contextual word and its context word may be.
+pub const CONTEXT_WINDOW: usize = 6;
 
 /// Term weights learned from a corpus.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -15,6 +15,9 @@ pub struct Token {
     pub upper: bool,
     /// Index of the sentence the word is in; the title is sentence 0.
     pub sentence: usize,
+    /// A comma, colon, parenthesis, dash or quote stands between this word and the one
+    /// before: a likely clause boundary.
+    pub break_before: bool,
 }
 
 /// A stemmer for English. Creating one is cheap, but callers keep one per classifier.
@@ -54,6 +57,7 @@ fn tokenize_segment(stemmer: &Stemmer, text: &str, first_sentence: usize, out: &
     let chars: Vec<char> = text.chars().collect();
     let mut sentence = first_sentence;
     let mut words_in_sentence = 0;
+    let mut pending_break = false;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -70,7 +74,9 @@ fn tokenize_segment(stemmer: &Stemmer, text: &str, first_sentence: usize, out: &
                 stem,
                 upper,
                 sentence,
+                break_before: pending_break,
             });
+            pending_break = false;
             words_in_sentence += 1;
             continue;
         }
@@ -78,7 +84,26 @@ fn tokenize_segment(stemmer: &Stemmer, text: &str, first_sentence: usize, out: &
             sentence += 1;
             words_in_sentence = 0;
         }
+        if is_clause_break(&chars, i) {
+            pending_break = true;
+        }
         i += 1;
+    }
+}
+
+/// Punctuation that usually separates clauses. A hyphen inside a word ("US-Iran") is not
+/// one; a dash between spaces is.
+fn is_clause_break(chars: &[char], i: usize) -> bool {
+    match chars[i] {
+        ',' | ':' | '(' | ')' | '"' | '\u{201c}' | '\u{201d}' | '|' => true,
+        '\u{2014}' | '\u{2013}' | '-' => {
+            let spaced = |j: Option<usize>| {
+                j.and_then(|j| chars.get(j))
+                    .is_some_and(|c| c.is_whitespace())
+            };
+            spaced(i.checked_sub(1)) && spaced(Some(i + 1))
+        }
+        _ => false,
     }
 }
 
@@ -158,6 +183,16 @@ mod tests {
         assert_eq!(tokens[0].sentence, 0);
         assert_eq!(tokens[2].sentence, 1);
         assert_eq!(tokens[2].stem, "lead");
+    }
+
+    #[test]
+    fn clause_breaks_are_marked_but_not_word_hyphens() {
+        let tokens = tokenize(
+            &english_stemmer(),
+            &["US-Iran talks, officials say - report"],
+        );
+        let breaks: Vec<bool> = tokens.iter().map(|t| t.break_before).collect();
+        assert_eq!(breaks, vec![false, false, false, true, false, true]);
     }
 
     #[test]
