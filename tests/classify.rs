@@ -155,3 +155,90 @@ async fn a_broken_profile_is_named() {
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("bad.toml"), "{}", run.stderr);
 }
+
+/// The floors CI holds the classifier to, set from the held-out split of the team's set
+/// (measured there: precision 1.000, recall 1.000 over 106 items). They sit below the
+/// measurement so that one disputed item does not fail the build, and at the issue's targets
+/// so that a real regression does.
+const HELDOUT_MIN_PRECISION: &str = "0.97";
+const HELDOUT_MIN_RECALL: &str = "0.95";
+
+#[tokio::test]
+async fn the_team_set_meets_the_floors_set_from_its_held_out_split() {
+    let set = root().join("corpus/us-iran/labelled/team.jsonl");
+    let set = set.to_str().unwrap();
+    for split in ["heldout", "tune"] {
+        let run = parleyd(
+            &[
+                "eval",
+                set,
+                "--split",
+                split,
+                "--min-precision",
+                HELDOUT_MIN_PRECISION,
+                "--min-recall",
+                HELDOUT_MIN_RECALL,
+            ],
+            &[],
+            b"",
+        )
+        .await;
+        assert_eq!(run.code, Some(0), "{split}: {}{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("precision"), "{}", run.stdout);
+    }
+}
+
+#[tokio::test]
+async fn eval_fails_below_a_floor_and_lists_errors() {
+    let dir = TestDir::new();
+    let set = dir.write(
+        "set.jsonl",
+        concat!(
+            r#"{"id": "p1", "title": "US and Iran hold talks in Oman", "label": true, "event": "talks", "category": "talks"}"#,
+            "\n",
+            r#"{"id": "p2", "title": "Markets rise", "label": true, "category": "mislabelled"}"#,
+            "\n",
+            r#"{"id": "n1", "title": "US sanctions Iranian oil", "label": false, "category": "sanctions"}"#,
+            "\n"
+        ),
+    );
+    let run = parleyd(
+        &["eval", set.to_str().unwrap(), "--min-recall", "0.9"],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("3 items: precision 1.000, recall 0.500"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("misses:"), "{}", run.stdout);
+    assert!(run.stdout.contains("p2 [mislabelled]"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("recall 0.500 is below the floor 0.900"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn classification_is_deterministic() {
+    let classifier = parleyd::Classifier::new(
+        parleyd::classify::builtin_profile(DEFAULT_PROFILE).unwrap(),
+        None,
+    );
+    let title = "Iran, US negotiators meet in Muscat as talks resume";
+    let lead = "Omani mediators shuttled between the two delegations, officials said.";
+    let first = classifier.classify(title, lead);
+    for _ in 0..3 {
+        assert_eq!(classifier.classify(title, lead), first);
+    }
+    let fresh = parleyd::Classifier::new(
+        parleyd::classify::builtin_profile(DEFAULT_PROFILE).unwrap(),
+        None,
+    );
+    assert_eq!(fresh.classify(title, lead), first);
+}

@@ -21,7 +21,7 @@ pub use profile::{
 use crate::config::ProfileSource;
 use crate::model::{Article, Event, Verdict};
 use rust_stemmers::Stemmer;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::Path;
 use text::{Token, english_stemmer, stem_word, tokenize};
 
@@ -99,32 +99,33 @@ impl Role {
 
 #[derive(Debug, Clone)]
 struct Phrase {
-    stems: Vec<String>,
+    /// Each word's stem with its hash; the hash is compared first.
+    stems: Vec<(u64, String)>,
     role: Role,
     /// Only matches words written in capitals (`US`, not "us").
     needs_upper: bool,
 }
 
 /// A phrase found in the text: tokens `start..end`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Found {
     role: Role,
     sentence: usize,
     start: usize,
     end: usize,
-    surface: String,
 }
 
 /// A compiled profile, ready to classify. Cheap to share behind an `Arc`.
 pub struct Classifier {
     profile: Profile,
     threshold: f64,
-    /// Phrases indexed by their first stem, so each token costs one hash lookup.
-    phrases: HashMap<String, Vec<Phrase>>,
+    /// Phrases indexed by the hash of their first stem, so each token costs one lookup.
+    phrases: FxHashMap<u64, Vec<Phrase>>,
     /// The event each contextual group makes.
     contextual_events: Vec<Event>,
+    /// The learned terms by stem hash, for constant-time lookup.
+    learned: FxHashMap<u64, (String, f64)>,
     learned_norm: f64,
-    stop_stems: Vec<String>,
     participant_stems: Vec<String>,
     stemmer: Stemmer,
 }
@@ -142,13 +143,13 @@ impl Classifier {
     /// Compiles a profile; `threshold` overrides the profile's own.
     pub fn new(profile: Profile, threshold: Option<f64>) -> Classifier {
         let stemmer = english_stemmer();
-        let mut phrases: HashMap<String, Vec<Phrase>> = HashMap::new();
+        let mut phrases: FxHashMap<u64, Vec<Phrase>> = FxHashMap::default();
         let mut add = |text: &str, role: Role| {
-            let stems: Vec<String> = tokenize(&stemmer, &[text])
+            let stems: Vec<(u64, String)> = tokenize(&stemmer, &[text])
                 .into_iter()
-                .map(|t| t.stem)
+                .map(|t| (t.stem_hash, t.stem.to_string()))
                 .collect();
-            let Some(first) = stems.first().cloned() else {
+            let Some(&(first, _)) = stems.first() else {
                 return;
             };
             let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
@@ -207,18 +208,23 @@ impl Classifier {
             .map(|w| w * w)
             .sum::<f64>()
             .sqrt();
-        let stop_stems = profile::stop_stems(&stemmer);
         let participant_stems = PARTICIPANT_MARKERS
             .iter()
             .map(|w| stem_word(&stemmer, w))
             .collect();
+        let learned = profile
+            .learned
+            .terms
+            .iter()
+            .map(|(stem, weight)| (text::stem_hash(stem), (stem.clone(), *weight)))
+            .collect();
         Classifier {
+            learned,
             threshold: threshold.unwrap_or(profile.threshold),
             contextual_events: profile.events.contextual.iter().map(|c| c.event).collect(),
             profile,
             phrases,
             learned_norm,
-            stop_stems,
             participant_stems,
             stemmer,
         }
@@ -260,34 +266,33 @@ impl Classifier {
         let tokens = tokenize(&self.stemmer, &[title, summary]);
         let found = self.find_phrases(&tokens);
         let clauses = clause_ids(&tokens, &found);
-        let analysis = Analysis {
-            tokens: &tokens,
-            found: &found,
-            clauses: &clauses,
-            participant_stems: &self.participant_stems,
-        };
+        let analysis = Analysis::new(&tokens, &found, &clauses, &self.participant_stems);
         let similarity = self.similarity(&tokens);
         let outcome = analysis.best_link();
         let mut reasons = Vec::new();
         let (link_score, event) = match &outcome {
             Ok(link) => {
-                reasons.push(self.describe_parties(&link.parties));
+                let parties = link.parties.map(|p| p.map(|f| f.text(&tokens)));
+                reasons.push(self.describe_parties(&parties));
                 reasons.push(format!(
                     "event: {} (\"{}\")",
-                    link.event.as_str(),
-                    link.event_surface
+                    link.kind.as_str(),
+                    link.event.text(&tokens)
                 ));
                 reasons.push(format!(
                     "sentence: \"{}\"",
-                    sentence_text(&tokens, link.sentence)
+                    sentence_text(&tokens, link.event.sentence)
                 ));
                 if let Some(cue) = &link.background {
-                    reasons.push(format!("background cue \"{cue}\": -{BACKGROUND_PENALTY}"));
+                    reasons.push(format!(
+                        "background cue \"{}\": -{BACKGROUND_PENALTY}",
+                        cue.text(&tokens)
+                    ));
                 }
-                (link.score, Some(link.event))
+                (link.score, Some(link.kind))
             }
             Err(miss) => {
-                reasons.push(self.describe_miss(miss));
+                reasons.push(self.describe_miss(miss, &tokens));
                 (0.0, None)
             }
         };
@@ -313,7 +318,7 @@ impl Classifier {
     fn find_phrases(&self, tokens: &[Token]) -> Vec<Found> {
         let mut found = Vec::new();
         for start in 0..tokens.len() {
-            let Some(candidates) = self.phrases.get(&tokens[start].stem) else {
+            let Some(candidates) = self.phrases.get(&tokens[start].stem_hash) else {
                 continue;
             };
             for phrase in candidates {
@@ -324,20 +329,19 @@ impl Classifier {
                         sentence: tokens[start].sentence,
                         start,
                         end,
-                        surface: surface(tokens, start, end),
                     });
                 }
             }
         }
         drop_covered_actors(&mut found);
-        let contextual = self.contextual_events(&found, tokens);
+        let contextual = self.contextual_events(&found);
         found.extend(contextual);
         found
     }
 
     /// A contextual word with one of its context words near it in the same sentence is an
     /// event, quoted from the first of the two words to the last.
-    fn contextual_events(&self, found: &[Found], tokens: &[Token]) -> Vec<Found> {
+    fn contextual_events(&self, found: &[Found]) -> Vec<Found> {
         let mut out = Vec::new();
         for word in found {
             let Role::ContextWord(group) = word.role else {
@@ -360,7 +364,6 @@ impl Classifier {
                     sentence: word.sentence,
                     start,
                     end,
-                    surface: surface(tokens, start, end),
                 });
             }
         }
@@ -380,9 +383,14 @@ impl Classifier {
         format!("parties: {}", names.join(", "))
     }
 
-    fn describe_miss(&self, miss: &MissReason) -> String {
+    fn describe_miss(&self, miss: &MissReason, tokens: &[Token]) -> String {
         match miss {
-            MissReason::NotNews(label) => format!("not news: the headline is labelled \"{label}\""),
+            MissReason::NotNews(label) => {
+                format!(
+                    "not news: the headline is labelled \"{}\"",
+                    label.text(tokens)
+                )
+            }
             MissReason::NoEvent => {
                 let names: Vec<&str> = self
                     .profile
@@ -395,27 +403,33 @@ impl Classifier {
                     names.join(" and ")
                 )
             }
-            MissReason::Negated { event, cue } => {
-                format!("\"{event}\" is negated by \"{cue}\"")
-            }
-            MissReason::Background { event, cue } => {
-                format!("\"{event}\" is background (\"{cue}\")")
-            }
+            MissReason::Negated { event, cue } => format!(
+                "\"{}\" is negated by \"{}\"",
+                event.text(tokens),
+                cue.text(tokens)
+            ),
+            MissReason::Background { event, cue } => format!(
+                "\"{}\" is background (\"{}\")",
+                event.text(tokens),
+                cue.text(tokens)
+            ),
             MissReason::OneSided {
                 event,
                 party,
-                others,
+                other,
             } => {
                 let party = &self.profile.parties[*party].name;
-                match others {
-                    Some(other) => {
-                        format!("\"{event}\" is between {party} and {other}, not both parties")
-                    }
-                    None => format!("\"{event}\" has only {party} taking part"),
+                match other {
+                    Some(other) => format!(
+                        "\"{}\" is between {party} and {}, not both parties",
+                        event.text(tokens),
+                        other.text(tokens)
+                    ),
+                    None => format!("\"{}\" has only {party} taking part", event.text(tokens)),
                 }
             }
             MissReason::NoParties { event } => {
-                format!("\"{event}\" has neither party taking part")
+                format!("\"{}\" has neither party taking part", event.text(tokens))
             }
         }
     }
@@ -425,21 +439,28 @@ impl Classifier {
         if self.learned_norm == 0.0 {
             return 0.0;
         }
-        let mut counts: HashMap<&str, f64> = HashMap::new();
-        for token in tokens {
-            if profile::is_content_stem(&token.stem, &self.stop_stems) {
-                *counts.entry(token.stem.as_str()).or_default() += 1.0;
+        // Counting by sorting: cheaper than a hash map for a hundred words.
+        let mut stems: Vec<(u64, &str)> = tokens
+            .iter()
+            .filter(|t| t.content)
+            .map(|t| (t.stem_hash, &*t.stem))
+            .collect();
+        stems.sort_unstable();
+        let (mut dot, mut norm_squared) = (0.0, 0.0);
+        for run in stems.chunk_by(|a, b| a == b) {
+            let count = run.len() as f64;
+            norm_squared += count * count;
+            let (hash, stem) = run[0];
+            if let Some((learned_stem, weight)) = self.learned.get(&hash)
+                && learned_stem == stem
+            {
+                dot += weight * count;
             }
         }
-        let norm = counts.values().map(|c| c * c).sum::<f64>().sqrt();
-        if norm == 0.0 {
+        if norm_squared == 0.0 {
             return 0.0;
         }
-        let dot: f64 = counts
-            .iter()
-            .filter_map(|(stem, count)| self.profile.learned.terms.get(*stem).map(|w| w * count))
-            .sum();
-        round3(dot / (norm * self.learned_norm))
+        round3(dot / (norm_squared.sqrt() * self.learned_norm))
     }
 
     /// Stems a word the way the classifier does (for tools that inspect profiles).
@@ -448,26 +469,33 @@ impl Classifier {
     }
 }
 
+impl Found {
+    /// The words of the phrase as written.
+    fn text(&self, tokens: &[Token]) -> String {
+        surface(tokens, self.start, self.end)
+    }
+}
+
 /// Why no event linked the parties: the most telling reason found.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 enum MissReason {
-    NotNews(String),
+    NotNews(Found),
     NoEvent,
     NoParties {
-        event: String,
+        event: Found,
     },
     OneSided {
-        event: String,
+        event: Found,
         party: usize,
-        others: Option<String>,
+        other: Option<Found>,
     },
     Background {
-        event: String,
-        cue: String,
+        event: Found,
+        cue: Found,
     },
     Negated {
-        event: String,
-        cue: String,
+        event: Found,
+        cue: Found,
     },
 }
 
@@ -486,126 +514,102 @@ impl MissReason {
 }
 
 /// The clause that linked the parties to an event.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Link {
-    sentence: usize,
-    event: Event,
-    event_surface: String,
-    parties: [Option<String>; 2],
-    background: Option<String>,
+    kind: Event,
+    event: Found,
+    parties: [Option<Found>; 2],
+    background: Option<Found>,
     score: f64,
 }
 
-/// One article's tokens, phrases and clauses, read together.
+/// One article's tokens, phrases and clauses, read together. Everything that several
+/// events would ask again is computed once here.
 struct Analysis<'a> {
     tokens: &'a [Token],
     found: &'a [Found],
-    clauses: &'a [usize],
-    participant_stems: &'a [String],
+    /// The clause of each found phrase.
+    clause_of: Vec<usize>,
+    /// Found phrases by clause.
+    by_clause: Vec<Vec<usize>>,
+    /// The sentence of each clause.
+    clause_sentence: Vec<usize>,
+    /// For each found phrase: an actor that takes part (not the subject matter).
+    participating: Vec<bool>,
+    /// For each clause: an attribution ("Iran says").
+    attribution: Vec<bool>,
 }
 
-impl Analysis<'_> {
-    fn clause_of(&self, found: &Found) -> usize {
-        self.clauses[found.start]
+impl<'a> Analysis<'a> {
+    fn new(
+        tokens: &'a [Token],
+        found: &'a [Found],
+        clauses: &[usize],
+        participant_stems: &[String],
+    ) -> Analysis<'a> {
+        let clause_count = clauses.last().map_or(0, |c| c + 1);
+        let clause_of: Vec<usize> = found.iter().map(|f| clauses[f.start]).collect();
+        let mut by_clause = vec![Vec::new(); clause_count];
+        for (index, &clause) in clause_of.iter().enumerate() {
+            by_clause[clause].push(index);
+        }
+        let mut clause_sentence = vec![0; clause_count];
+        for (token, &clause) in tokens.iter().zip(clauses) {
+            clause_sentence[clause] = token.sentence;
+        }
+        let participating = topic_flags(tokens, found, &clause_of, participant_stems);
+        let attribution = attribution_clauses(found, clauses, clause_count);
+        Analysis {
+            tokens,
+            found,
+            clause_of,
+            by_clause,
+            clause_sentence,
+            participating,
+            attribution,
+        }
     }
 
     fn in_clause(&self, clause: usize) -> impl Iterator<Item = &Found> {
-        self.found
-            .iter()
-            .filter(move |f| self.clause_of(f) == clause)
-    }
-
-    /// An actor right after a topic marker ("talks on Iran", "discuss Iran's programme") is
-    /// the subject matter, unless "with", "between", "to" or another actor comes between.
-    fn is_topic(&self, actor: &Found) -> bool {
-        let clause = self.clause_of(actor);
-        self.found.iter().any(|marker| {
-            marker.role == Role::TopicMarker
-                && self.clause_of(marker) == clause
-                && marker.end <= actor.start
-                && actor.start - marker.end <= TOPIC_REACH
-                && !(marker.end..actor.start).any(|i| {
-                    self.participant_stems.contains(&self.tokens[i].stem)
-                        || self.found.iter().any(|f| f.role.is_actor() && f.start == i)
-                })
-        })
+        self.by_clause[clause].iter().map(|&i| &self.found[i])
     }
 
     /// The actors taking part in an event: those in its clause that are not the subject
     /// matter; if its clause names none (an appositive such as "The talks, held in Oman,"),
-    /// those in its sentence.
-    fn participants(&self, event: &Found) -> Vec<&Found> {
-        let clause = self.clause_of(event);
-        let mut in_clause: Vec<&Found> = self
-            .in_clause(clause)
-            .filter(|f| f.role.is_actor() && !self.is_topic(f))
+    /// those in its sentence; and the speakers of the sentence's attribution clauses.
+    fn participants(&self, event: usize) -> Vec<Found> {
+        let clause = self.clause_of[event];
+        let sentence = self.found[event].sentence;
+        let taking_part = |&i: &usize| self.participating[i];
+        let mut out: Vec<Found> = self.by_clause[clause]
+            .iter()
+            .filter(|i| taking_part(i))
+            .map(|&i| self.found[i])
             .collect();
-        if in_clause.is_empty() {
-            in_clause = self
-                .found
-                .iter()
-                .filter(|f| f.sentence == event.sentence && f.role.is_actor() && !self.is_topic(f))
+        if out.is_empty() {
+            out = (0..self.found.len())
+                .filter(|i| taking_part(i) && self.found[*i].sentence == sentence)
+                .map(|i| self.found[i])
                 .collect();
         }
-        // The speaker of "Iran says" or "Araghchi:" takes part in what the sentence reports.
-        for other in self.attribution_clauses(event.sentence) {
-            if other != clause {
-                in_clause.extend(self.in_clause(other).filter(|f| f.role.is_actor()));
-            }
-        }
-        in_clause
-    }
-
-    /// Clauses of a sentence made only of actors and attribution words, with at least one
-    /// actor: "Iran says", "US officials told reporters", "Araghchi:".
-    fn attribution_clauses(&self, sentence: usize) -> Vec<usize> {
-        let mut clauses: Vec<usize> = self
-            .tokens
+        for (other, _) in self
+            .attribution
             .iter()
             .enumerate()
-            .filter(|(_, t)| t.sentence == sentence)
-            .map(|(i, _)| self.clauses[i])
-            .collect();
-        clauses.dedup();
-        clauses
-            .into_iter()
-            .filter(|&clause| {
-                let mut has_actor = false;
-                let all_covered = (0..self.tokens.len())
-                    .filter(|&i| self.clauses[i] == clause)
-                    .all(|i| {
-                        let covering = self.found.iter().find(|f| {
-                            f.start <= i
-                                && i < f.end
-                                && (f.role.is_actor() || f.role == Role::Attribution)
-                        });
-                        has_actor |= covering.is_some_and(|f| f.role.is_actor());
-                        covering.is_some()
-                    });
-                all_covered && has_actor
-            })
-            .collect()
+            .filter(|(c, is)| **is && *c != clause && self.clause_sentence[*c] == sentence)
+        {
+            out.extend(self.in_clause(other).filter(|f| f.role.is_actor()));
+        }
+        out
     }
 
-    fn not_news_label(&self) -> Option<String> {
+    fn not_news_label(&self) -> Option<Found> {
         // A label is the whole first clause of the headline: "Analysis:", "Book review:".
-        let first_clause_end = self
-            .clauses
-            .iter()
-            .position(|&c| c != 0)
-            .unwrap_or(self.tokens.len());
-        if first_clause_end == self.tokens.len()
-            || self
-                .tokens
-                .get(first_clause_end)
-                .is_some_and(|t| t.sentence != 0)
-        {
-            return None;
-        }
-        self.found
-            .iter()
-            .find(|f| f.role == Role::NotNews && f.start == 0 && f.end == first_clause_end)
-            .map(|f| f.surface.clone())
+        let label_end = self.found.iter().zip(&self.clause_of).find_map(|(f, &c)| {
+            (c == 0 && f.role == Role::NotNews && f.start == 0).then_some(*f)
+        })?;
+        let next = self.tokens.get(label_end.end)?;
+        (next.sentence == 0 && next.break_before).then_some(label_end)
     }
 
     /// The strongest link in the article, or the most telling reason there is none.
@@ -613,32 +617,53 @@ impl Analysis<'_> {
         if let Some(label) = self.not_news_label() {
             return Err(MissReason::NotNews(label));
         }
-        let events: Vec<&Found> = self
-            .found
-            .iter()
-            .filter(|f| matches!(f.role, Role::Event(_)))
+        let events: Vec<(usize, Vec<Found>)> = (0..self.found.len())
+            .filter(|&i| matches!(self.found[i].role, Role::Event(_)))
+            .map(|i| (i, self.participants(i)))
             .collect();
         // Parties taking part in any event anywhere: needed for "both sides" and for
         // summary sentences that name only one party.
         let mut article_parties = [false, false];
-        for event in &events {
-            for actor in self.participants(event) {
-                if let Role::Party(p) = actor.role {
-                    article_parties[p] = true;
-                }
+        for actor in events.iter().flat_map(|(_, p)| p) {
+            if let Role::Party(p) = actor.role {
+                article_parties[p] = true;
             }
         }
+        let outcomes: Vec<Result<Link, MissReason>> = events
+            .iter()
+            .map(|(i, participants)| self.link(*i, participants, article_parties))
+            .collect();
+        // When every event in the headline is negated, the headline's message is a refusal,
+        // and the lead restating the refused talks does not make them news.
+        let headline = || {
+            events
+                .iter()
+                .zip(&outcomes)
+                .filter(|((i, _), _)| self.found[*i].sentence == 0)
+        };
+        let headline_refusal = headline()
+            .all(|(_, outcome)| !outcome.is_ok())
+            .then(|| {
+                headline().find_map(|(_, outcome)| match outcome {
+                    Err(reason @ MissReason::Negated { .. }) => Some(*reason),
+                    _ => None,
+                })
+            })
+            .flatten();
         let mut best: Option<Link> = None;
-        let mut miss = MissReason::NoEvent;
-        for event in events {
-            match self.link(event, article_parties) {
+        let mut miss = headline_refusal.unwrap_or(MissReason::NoEvent);
+        for ((index, _), outcome) in events.iter().zip(outcomes) {
+            if headline_refusal.is_some() && self.found[*index].sentence > 0 {
+                continue;
+            }
+            match outcome {
                 Ok(link) => {
                     // On a tie the channel wins: it is the more specific news.
                     let better = best.as_ref().is_none_or(|b| {
                         link.score > b.score
                             || (link.score == b.score
-                                && link.event == Event::Channel
-                                && b.event != Event::Channel)
+                                && link.kind == Event::Channel
+                                && b.kind != Event::Channel)
                     });
                     if better {
                         best = Some(link);
@@ -651,46 +676,55 @@ impl Analysis<'_> {
                 }
             }
         }
-        best.ok_or(miss)
+        let mut link = best.ok_or(miss)?;
+        // A headline about a channel ("a quiet line stays open") names the news even when
+        // the parties are only named in the lead.
+        if link.kind == Event::Talks
+            && let Some(channel) = self.found.iter().zip(&self.clause_of).find_map(|(f, &c)| {
+                (f.sentence == 0
+                    && f.role == Role::Event(Event::Channel)
+                    && !self.in_clause(c).any(|x| x.role == Role::Negation))
+                .then_some(*f)
+            })
+        {
+            link.kind = Event::Channel;
+            link.event = channel;
+        }
+        Ok(link)
     }
 
-    fn link(&self, event: &Found, article_parties: [bool; 2]) -> Result<Link, MissReason> {
+    fn link(
+        &self,
+        index: usize,
+        participants: &[Found],
+        article_parties: [bool; 2],
+    ) -> Result<Link, MissReason> {
+        let event = self.found[index];
         let Role::Event(kind) = event.role else {
             return Err(MissReason::NoEvent);
         };
-        let clause = self.clause_of(event);
-        let surface = event.surface.clone();
+        let clause = self.clause_of[index];
         if let Some(cue) = self.in_clause(clause).find(|f| f.role == Role::Negation) {
-            return Err(MissReason::Negated {
-                event: surface,
-                cue: cue.surface.clone(),
-            });
+            return Err(MissReason::Negated { event, cue: *cue });
         }
         if let Some(cue) = self
             .in_clause(clause)
             .find(|f| matches!(f.role, Role::Background | Role::OffTopic))
         {
-            return Err(MissReason::Background {
-                event: surface,
-                cue: cue.surface.clone(),
-            });
+            return Err(MissReason::Background { event, cue: *cue });
         }
-        let participants = self.participants(event);
-        let mut parties: [Option<String>; 2] = [None, None];
-        for actor in &participants {
+        let mut parties: [Option<Found>; 2] = [None, None];
+        for actor in participants {
             if let Role::Party(p) = actor.role {
-                parties[p].get_or_insert_with(|| actor.surface.clone());
+                parties[p].get_or_insert(*actor);
             }
         }
-        let other = participants
-            .iter()
-            .find(|f| f.role == Role::Other)
-            .map(|f| f.surface.clone());
-        let base = match (&parties, &other) {
-            ([Some(_), Some(_)], _) if event.sentence == 0 => LINK_IN_TITLE,
-            ([Some(_), Some(_)], _) => LINK_IN_SUMMARY,
-            ([None, None], _) => return Err(MissReason::NoParties { event: surface }),
-            (_, Some(_)) | (_, None) => {
+        let other = participants.iter().find(|f| f.role == Role::Other).copied();
+        let base = match parties {
+            [Some(_), Some(_)] if event.sentence == 0 => LINK_IN_TITLE,
+            [Some(_), Some(_)] => LINK_IN_SUMMARY,
+            [None, None] => return Err(MissReason::NoParties { event }),
+            _ => {
                 let refers_to_both = self.in_clause(clause).any(|f| f.role == Role::BothParties);
                 if other.is_none()
                     && article_parties == [true, true]
@@ -698,11 +732,10 @@ impl Analysis<'_> {
                 {
                     LINK_INDIRECT
                 } else {
-                    let party = usize::from(parties[0].is_none());
                     return Err(MissReason::OneSided {
-                        event: surface,
-                        party,
-                        others: other,
+                        event,
+                        party: usize::from(parties[0].is_none()),
+                        other,
                     });
                 }
             }
@@ -711,7 +744,7 @@ impl Analysis<'_> {
             .found
             .iter()
             .find(|f| f.role == Role::Background && f.sentence == event.sentence)
-            .map(|f| f.surface.clone());
+            .copied();
         let score = base
             - if background.is_some() {
                 BACKGROUND_PENALTY
@@ -719,9 +752,8 @@ impl Analysis<'_> {
                 0.0
             };
         Ok(Link {
-            sentence: event.sentence,
-            event: kind,
-            event_surface: surface,
+            kind,
+            event,
             parties,
             background,
             score,
@@ -729,24 +761,97 @@ impl Analysis<'_> {
     }
 }
 
+/// For each found phrase, whether it is an actor taking part. An actor right after a
+/// topic marker ("talks on Iran", "discuss Iran's programme") is the subject matter, unless
+/// "with", "between", "to" or another actor comes between.
+fn topic_flags(
+    tokens: &[Token],
+    found: &[Found],
+    clause_of: &[usize],
+    participant_stems: &[String],
+) -> Vec<bool> {
+    let mut actor_starts = vec![false; tokens.len()];
+    let mut marker_ends: Vec<(usize, usize)> = Vec::new();
+    for (f, &clause) in found.iter().zip(clause_of) {
+        if f.role.is_actor() {
+            actor_starts[f.start] = true;
+        }
+        if f.role == Role::TopicMarker {
+            marker_ends.push((f.end, clause));
+        }
+    }
+    let breaks_topic =
+        |i: usize| actor_starts[i] || participant_stems.iter().any(|p| **p == *tokens[i].stem);
+    found
+        .iter()
+        .zip(clause_of)
+        .map(|(actor, &clause)| {
+            actor.role.is_actor()
+                && !marker_ends.iter().any(|&(end, marker_clause)| {
+                    marker_clause == clause
+                        && end <= actor.start
+                        && actor.start - end <= TOPIC_REACH
+                        && !(end..actor.start).any(breaks_topic)
+                })
+        })
+        .collect()
+}
+
+/// For each clause, whether it is made only of actors and attribution words, with at least
+/// one actor: "Iran says", "US officials told reporters", "Araghchi:".
+fn attribution_clauses(found: &[Found], clauses: &[usize], clause_count: usize) -> Vec<bool> {
+    let mut covered_by = vec![None; clauses.len()];
+    for f in found
+        .iter()
+        .filter(|f| f.role.is_actor() || f.role == Role::Attribution)
+    {
+        for slot in &mut covered_by[f.start..f.end] {
+            // An actor wins over an attribution word covering the same token.
+            if *slot != Some(true) {
+                *slot = Some(f.role.is_actor());
+            }
+        }
+    }
+    let mut covered = vec![true; clause_count];
+    let mut has_actor = vec![false; clause_count];
+    for (slot, &clause) in covered_by.iter().zip(clauses) {
+        match slot {
+            Some(is_actor) => has_actor[clause] |= is_actor,
+            None => covered[clause] = false,
+        }
+    }
+    covered
+        .iter()
+        .zip(has_actor)
+        .map(|(c, a)| *c && a)
+        .collect()
+}
+
 /// Clause ids per token. A new clause starts with a new sentence, at a clause starter
 /// ("that", "as", "while"), or after clause punctuation, except for a comma between two
 /// actors ("Iran, US hold talks"), which lists them.
 fn clause_ids(tokens: &[Token], found: &[Found]) -> Vec<usize> {
-    let actor_ends_at = |i: usize| found.iter().any(|f| f.role.is_actor() && f.end == i);
-    let actor_starts_at = |i: usize| found.iter().any(|f| f.role.is_actor() && f.start == i);
-    let starter_at = |i: usize| {
-        found
-            .iter()
-            .any(|f| f.role == Role::ClauseStarter && f.start == i)
-    };
+    let mut actor_starts = vec![false; tokens.len() + 1];
+    let mut actor_ends = vec![false; tokens.len() + 1];
+    let mut starters = vec![false; tokens.len()];
+    for f in found {
+        if f.role.is_actor() {
+            actor_starts[f.start] = true;
+            actor_ends[f.end] = true;
+        }
+        if f.role == Role::ClauseStarter {
+            starters[f.start] = true;
+        }
+    }
     let mut ids = Vec::with_capacity(tokens.len());
     let mut clause = 0;
     for (i, token) in tokens.iter().enumerate() {
         if i > 0 {
             let new_sentence = token.sentence != tokens[i - 1].sentence;
-            let listing = actor_ends_at(i) && actor_starts_at(i);
-            if new_sentence || (token.break_before && !listing) || starter_at(i) {
+            // "Iran, US" and "Iran, the United States" list actors in one clause.
+            let listing = actor_ends[i]
+                && (actor_starts[i] || (&*token.stem == "the" && actor_starts[i + 1]));
+            if new_sentence || (token.break_before && !listing) || starters[i] {
                 clause += 1;
             }
         }
@@ -773,7 +878,7 @@ fn drop_covered_actors(found: &mut Vec<Found>) {
 fn surface(tokens: &[Token], start: usize, end: usize) -> String {
     tokens[start..end]
         .iter()
-        .map(|t| t.surface.as_str())
+        .map(|t| &*t.surface)
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -794,8 +899,11 @@ fn phrase_matches(phrase: &Phrase, tokens: &[Token], start: usize) -> bool {
         .iter()
         .zip(&tokens[start..end])
         .enumerate()
-        .all(|(i, (stem, token))| {
-            *stem == token.stem && token.sentence == sentence && (i == 0 || !token.break_before)
+        .all(|(i, ((hash, stem), token))| {
+            *hash == token.stem_hash
+                && **stem == *token.stem
+                && token.sentence == sentence
+                && (i == 0 || !token.break_before)
         })
 }
 
@@ -803,7 +911,7 @@ fn sentence_text(tokens: &[Token], sentence: usize) -> String {
     let words: Vec<&str> = tokens
         .iter()
         .filter(|t| t.sentence == sentence)
-        .map(|t| t.surface.as_str())
+        .map(|t| &*t.surface)
         .collect();
     let mut text = words.join(" ");
     if let Some((cut, _)) = text.char_indices().nth(REASON_SENTENCE_CHARS) {

@@ -1,7 +1,7 @@
 //! The topic profile: a TOML file naming the two parties, the event phrases, and the term
 //! weights learned from a seed corpus. `parleyd profile build` writes one.
 
-use super::text::{english_stemmer, stem_word, tokenize};
+use super::text::{english_stemmer, tokenize};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -11,20 +11,6 @@ pub const LEXICON_FILE: &str = "lexicon.toml";
 /// How many learned terms a profile keeps: enough to describe the topic's vocabulary,
 /// few enough to read.
 const LEARNED_TERMS: usize = 80;
-
-/// Words that say nothing about a topic, left out of the learned terms.
-const STOP_WORDS: &[&str] = &[
-    "a", "about", "after", "again", "against", "all", "also", "am", "amid", "an", "and", "any",
-    "are", "as", "at", "be", "been", "before", "being", "between", "both", "but", "by", "can",
-    "could", "did", "do", "does", "during", "each", "even", "for", "from", "further", "had", "has",
-    "have", "he", "her", "here", "his", "how", "i", "if", "in", "into", "is", "it", "its", "may",
-    "might", "more", "most", "much", "must", "no", "not", "now", "of", "on", "one", "only", "or",
-    "other", "our", "out", "over", "own", "said", "same", "says", "she", "should", "since", "so",
-    "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they",
-    "this", "those", "through", "to", "too", "two", "under", "until", "up", "very", "was", "we",
-    "were", "what", "when", "where", "whether", "which", "while", "who", "whom", "why", "will",
-    "with", "within", "would", "yet", "you", "your",
-];
 
 /// A topic profile, as read from and written to TOML.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -280,16 +266,16 @@ fn read_corpus(dir: &Path) -> Result<Vec<String>, ProfileError> {
 /// appears, keeps the strongest, and scales them so the strongest is 1.
 fn learn_terms(documents: &[String]) -> Learned {
     let stemmer = english_stemmer();
-    let stop_stems: Vec<String> = STOP_WORDS.iter().map(|w| stem_word(&stemmer, w)).collect();
     let mut document_frequency: HashMap<String, usize> = HashMap::new();
     let mut term_frequency: HashMap<String, usize> = HashMap::new();
     for document in documents {
         let mut seen: Vec<String> = Vec::new();
         for token in tokenize(&stemmer, &[document]) {
-            if is_content_stem(&token.stem, &stop_stems) {
-                *term_frequency.entry(token.stem.clone()).or_default() += 1;
-                if !seen.contains(&token.stem) {
-                    seen.push(token.stem);
+            if token.content {
+                let stem = token.stem.to_string();
+                *term_frequency.entry(stem.clone()).or_default() += 1;
+                if !seen.contains(&stem) {
+                    seen.push(stem);
                 }
             }
         }
@@ -319,16 +305,4 @@ fn learn_terms(documents: &[String]) -> Learned {
             .map(|(stem, weight)| (stem, (weight / top * 1000.0).round() / 1000.0))
             .collect(),
     }
-}
-
-/// Whether a stem carries topic meaning: not a stop word, not a number, not a fragment.
-pub(super) fn is_content_stem(stem: &str, stop_stems: &[String]) -> bool {
-    stem.chars().count() >= 3
-        && !stem.chars().all(|c| c.is_ascii_digit())
-        && !stop_stems.iter().any(|s| s == stem)
-}
-
-/// The stop words, stemmed (the scorer uses them for its similarity vector).
-pub(super) fn stop_stems(stemmer: &rust_stemmers::Stemmer) -> Vec<String> {
-    STOP_WORDS.iter().map(|w| stem_word(stemmer, w)).collect()
 }

@@ -10,7 +10,8 @@ then used for tuning. Run from this folder:
 import json
 
 ns = {}
-for name in ("items_positive.py", "items_negative.py", "items_extra.py", "items_probe.py"):
+for name in ("items_positive.py", "items_negative.py", "items_extra.py", "items_probe.py",
+             "items_probe2.py"):
     exec(open(name, encoding="utf-8").read(), ns)
 
 rows = []
@@ -24,6 +25,8 @@ rows.sort(key=lambda r: r[3])
 rows = [(r, "heldout" if i % 3 == 2 else "tune") for i, r in enumerate(rows)]
 rows += [((label, event, category, title, summary), "probe1")
          for label, event, category, title, summary in ns["PROBE"]]
+rows += [((label, event, category, title, summary), "probe2")
+         for label, event, category, title, summary in ns["PROBE2"]]
 for index, ((label, event, category, title, summary), split) in enumerate(rows):
     print(json.dumps({
         "id": f"team-{index:03d}",
