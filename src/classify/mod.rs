@@ -924,3 +924,91 @@ fn sentence_text(tokens: &[Token], sentence: usize) -> String {
 fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classifier() -> Classifier {
+        Classifier::new(builtin_profile(DEFAULT_PROFILE).unwrap(), None)
+    }
+
+    fn verdict(title: &str, lead: &str) -> Verdict {
+        classifier().classify(title, lead)
+    }
+
+    #[test]
+    fn a_party_after_a_topic_marker_is_the_subject_not_a_participant() {
+        let v = verdict("Trump and Putin discuss Iran's nuclear programme", "");
+        assert!(!v.relevant, "{v:?}");
+        assert!(v.reasons[0].contains("not both parties"), "{v:?}");
+        assert!(verdict("US discusses sanctions relief with Iran", "").relevant);
+    }
+
+    #[test]
+    fn the_speaker_of_an_attribution_clause_takes_part() {
+        let v = verdict("Talks with Washington were useful, Iran says", "");
+        assert!(v.relevant, "{v:?}");
+        assert!(verdict("Araghchi: next round with Witkoff set for Sunday", "").relevant);
+    }
+
+    #[test]
+    fn negation_acts_within_its_clause() {
+        assert!(verdict("Iran ready for talks with US, but refuses to give up missiles", "").relevant);
+        assert!(!verdict("Iran refuses talks with US", "").relevant);
+    }
+
+    #[test]
+    fn a_refused_headline_is_not_rescued_by_its_lead() {
+        let v = verdict(
+            "Iran halts indirect talks",
+            "Iran has suspended negotiations with the United States, adding there was no point talking under fire.",
+        );
+        assert!(!v.relevant, "{v:?}");
+        assert!(v.reasons[0].contains("negated"), "{v:?}");
+    }
+
+    #[test]
+    fn labelled_pieces_are_not_news() {
+        let v = verdict("Analysis: US and Iran resume talks in Oman", "");
+        assert!(!v.relevant);
+        assert!(v.reasons[0].starts_with("not news"), "{v:?}");
+    }
+
+    #[test]
+    fn contextual_words_need_context_and_respect_exclusions() {
+        assert!(verdict("Next round of US-Iran talks set for Rome", "").relevant);
+        assert!(!verdict("US imposes new round of sanctions on Iran", "").relevant);
+        assert!(verdict("Iran says channel with US envoy remains open", "").relevant);
+        assert!(!verdict("US bans Iranian TV channel", "").relevant);
+    }
+
+    #[test]
+    fn party_names_in_other_roles_do_not_count() {
+        assert!(!verdict("US holds talks with Iran-backed militias in Iraq", "").relevant);
+        assert!(!verdict("Talks with us: our podcast returns", "").relevant);
+        assert!(!verdict("US and Iran wrestlers meet in world championship final", "").relevant);
+    }
+
+    #[test]
+    fn a_channel_headline_names_the_event_kind() {
+        let v = verdict(
+            "Despite strikes, a quiet line stays open",
+            "Tehran and Washington have continued to exchange messages through Swiss intermediaries.",
+        );
+        assert!(v.relevant, "{v:?}");
+        assert_eq!(v.event, Some(Event::Channel));
+    }
+
+    #[test]
+    fn reasons_name_parties_event_sentence_score_and_threshold() {
+        let v = verdict("US and Iran resume indirect talks in Muscat", "");
+        assert_eq!(v.reasons[0], "parties: United States (\"US\"), Iran (\"Iran\")");
+        assert_eq!(v.reasons[1], "event: talks (\"talks\")");
+        assert_eq!(
+            v.reasons[2],
+            "sentence: \"US and Iran resume indirect talks in Muscat\""
+        );
+        assert!(v.reasons.last().unwrap().contains(">= threshold 0.60"), "{v:?}");
+    }
+}
