@@ -68,6 +68,10 @@ const SIMILARITY_WEIGHT: f64 = 0.25;
 const REASON_SENTENCE_CHARS: usize = 200;
 /// A topic marker this many words or fewer before a party makes it the subject matter.
 const TOPIC_REACH: usize = 3;
+/// A negating word ("no", "not", "never", "won't") this many words or fewer before an
+/// event negates it.
+const NEGATOR_REACH: usize = 4;
+
 /// Words that make the next actor a participant even after a topic marker ("discuss
 /// sanctions with Iran").
 const PARTICIPANT_MARKERS: &[&str] = &["with", "between", "to", "from"];
@@ -530,6 +534,8 @@ struct Analysis<'a> {
     found: &'a [Found],
     /// The clause of each found phrase.
     clause_of: Vec<usize>,
+    /// The clause of each token.
+    clause_of_token: Vec<usize>,
     /// Found phrases by clause.
     by_clause: Vec<Vec<usize>>,
     /// The sentence of each clause.
@@ -563,6 +569,7 @@ impl<'a> Analysis<'a> {
             tokens,
             found,
             clause_of,
+            clause_of_token: clauses.to_vec(),
             by_clause,
             clause_sentence,
             participating,
@@ -693,6 +700,41 @@ impl<'a> Analysis<'a> {
         Ok(link)
     }
 
+    /// "does not rule out", "never rejected": a negation that is itself negated.
+    fn negated_itself(&self, negation: &Found) -> bool {
+        negation
+            .start
+            .checked_sub(1)
+            .is_some_and(|before| is_negator(&self.tokens[before]))
+    }
+
+    /// "no talks", "not negotiate", "won't hold talks", "never sit down": a negating word
+    /// at most [`NEGATOR_REACH`] words before the event, in its clause.
+    fn negator_before(&self, event: &Found, clause: usize) -> Option<Found> {
+        let from = event.start.saturating_sub(NEGATOR_REACH);
+        (from..event.start)
+            .rev()
+            .take_while(|&i| self.clause_at(i) == Some(clause))
+            .find(|&i| is_negator(&self.tokens[i]) && !self.negates_a_negation(i))
+            .map(|i| Found {
+                role: Role::Negation,
+                sentence: event.sentence,
+                start: i,
+                end: i + 1,
+            })
+    }
+
+    /// The negating word at `i` negates a negation phrase right after it ("not rule out").
+    fn negates_a_negation(&self, i: usize) -> bool {
+        self.found
+            .iter()
+            .any(|f| f.role == Role::Negation && f.start == i + 1)
+    }
+
+    fn clause_at(&self, token: usize) -> Option<usize> {
+        self.clause_of_token.get(token).copied()
+    }
+
     fn link(
         &self,
         index: usize,
@@ -704,8 +746,14 @@ impl<'a> Analysis<'a> {
             return Err(MissReason::NoEvent);
         };
         let clause = self.clause_of[index];
-        if let Some(cue) = self.in_clause(clause).find(|f| f.role == Role::Negation) {
+        if let Some(cue) = self
+            .in_clause(clause)
+            .find(|f| f.role == Role::Negation && !self.negated_itself(f))
+        {
             return Err(MissReason::Negated { event, cue: *cue });
+        }
+        if let Some(cue) = self.negator_before(&event, clause) {
+            return Err(MissReason::Negated { event, cue });
         }
         if let Some(cue) = self
             .in_clause(clause)
@@ -759,6 +807,11 @@ impl<'a> Analysis<'a> {
             score,
         })
     }
+}
+
+/// "no", "not", "never", or a contraction ending in n't ("won't", "doesn't").
+fn is_negator(token: &Token) -> bool {
+    matches!(&*token.stem, "no" | "not" | "never") || token.stem.ends_with("n't")
 }
 
 /// For each found phrase, whether it is an actor taking part. An actor right after a
@@ -954,7 +1007,13 @@ mod tests {
 
     #[test]
     fn negation_acts_within_its_clause() {
-        assert!(verdict("Iran ready for talks with US, but refuses to give up missiles", "").relevant);
+        assert!(
+            verdict(
+                "Iran ready for talks with US, but refuses to give up missiles",
+                ""
+            )
+            .relevant
+        );
         assert!(!verdict("Iran refuses talks with US", "").relevant);
     }
 
@@ -1003,12 +1062,18 @@ mod tests {
     #[test]
     fn reasons_name_parties_event_sentence_score_and_threshold() {
         let v = verdict("US and Iran resume indirect talks in Muscat", "");
-        assert_eq!(v.reasons[0], "parties: United States (\"US\"), Iran (\"Iran\")");
+        assert_eq!(
+            v.reasons[0],
+            "parties: United States (\"US\"), Iran (\"Iran\")"
+        );
         assert_eq!(v.reasons[1], "event: talks (\"talks\")");
         assert_eq!(
             v.reasons[2],
             "sentence: \"US and Iran resume indirect talks in Muscat\""
         );
-        assert!(v.reasons.last().unwrap().contains(">= threshold 0.60"), "{v:?}");
+        assert!(
+            v.reasons.last().unwrap().contains(">= threshold 0.60"),
+            "{v:?}"
+        );
     }
 }
