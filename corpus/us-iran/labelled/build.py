@@ -11,7 +11,8 @@ import json
 
 ns = {}
 for name in ("items_positive.py", "items_negative.py", "items_extra.py", "items_probe.py",
-             "items_probe2.py", "items_probe3.py"):
+             "items_probe2.py", "items_probe3.py",
+             "items_probe4.py"):
     exec(open(name, encoding="utf-8").read(), ns)
 
 rows = []
@@ -29,6 +30,8 @@ rows += [((label, event, category, title, summary), "probe2")
          for label, event, category, title, summary in ns["PROBE2"]]
 rows += [((label, event, category, title, summary), "probe3")
          for label, event, category, title, summary in ns["PROBE3"]]
+rows += [((label, event, category, title, summary), "probe4")
+         for label, event, category, title, summary in ns["PROBE4"]]
 for index, ((label, event, category, title, summary), split) in enumerate(rows):
     print(json.dumps({
         "id": f"team-{index:03d}",
