@@ -102,7 +102,6 @@ fn bench_store(c: &mut Criterion) {
     let store = Store::open(&dir.path().join("store"), 64 << 20).unwrap();
     let parsed = parse(&sample_feed());
     let feed_url = parsed.articles[0].feed_url.clone();
-    let sinks = vec!["hook".to_string()];
     let mut round = 0u64;
     let mut group = c.benchmark_group("store");
     group.throughput(Throughput::Elements(parsed.articles.len() as u64));
@@ -120,6 +119,7 @@ fn bench_store(c: &mut Criterion) {
                             article,
                             verdict: None,
                             alert: false,
+                            sinks: Vec::new(),
                         }
                     })
                     .collect::<Vec<_>>()
@@ -129,7 +129,6 @@ fn bench_store(c: &mut Criterion) {
                     feed_url: &feed_url,
                     state: FeedState::default(),
                     articles,
-                    sinks: &sinks,
                     story_window: Duration::from_secs(3600),
                     now: Utc::now(),
                 };

@@ -246,13 +246,17 @@ fn check_config(path: &Path) -> Result<ExitCode> {
             SinkKind::Stdout { json } => {
                 format!("stdout ({})", if *json { "json" } else { "text" })
             }
-            SinkKind::Slack { url } => format!("slack, URL from {}", url.origin()),
-            SinkKind::Webhook { url } => {
+            SinkKind::Slack { url, .. } => format!("slack, URL from {}", url.origin()),
+            SinkKind::Webhook { url, secret } => {
                 let host = url::Url::parse(url.expose())
                     .ok()
                     .and_then(|u| u.host_str().map(String::from))
                     .unwrap_or_default();
-                format!("webhook to {host}, URL from {}", url.origin())
+                let signed = secret
+                    .as_ref()
+                    .map(|s| format!(", signed with the secret from {}", s.origin()))
+                    .unwrap_or_default();
+                format!("webhook to {host}, URL from {}{signed}", url.origin())
             }
         };
         writeln!(out, "    {:<24} {detail}", sink.name)?;

@@ -23,3 +23,6 @@ mod daemon;
 
 // The sled store: dedup, stories, outbox, schema and locking.
 mod store;
+
+// Signatures, routing, mentions, dead-lettering by age.
+mod delivery;

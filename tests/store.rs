@@ -38,7 +38,6 @@ fn commit(
     store: &Store,
     feed_url: &str,
     articles: Vec<NewArticle>,
-    sinks: &[String],
 ) -> parleyd::store::CommitOutcome {
     store
         .commit_poll(&PollCommit {
@@ -48,7 +47,6 @@ fn commit(
                 ..FeedState::default()
             },
             articles,
-            sinks,
             story_window: Duration::from_secs(3600),
             now: Utc::now(),
         })
@@ -56,10 +54,15 @@ fn commit(
 }
 
 fn alerting(article: Article) -> NewArticle {
+    alerting_to(article, &["hook"])
+}
+
+fn alerting_to(article: Article, sinks: &[&str]) -> NewArticle {
     NewArticle {
         article,
         verdict: Some(relevant()),
         alert: true,
+        sinks: sinks.iter().map(|s| s.to_string()).collect(),
     }
 }
 
@@ -67,14 +70,13 @@ fn alerting(article: Article) -> NewArticle {
 async fn articles_are_stored_once_across_polls_and_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
-    let sinks = vec!["hook".to_string()];
     let a = article("one", "1", "US and Iran hold talks in Oman");
     {
         let store = Store::open(&path, CACHE).unwrap();
-        let outcome = commit(&store, &a.feed_url, vec![alerting(a.clone())], &sinks);
+        let outcome = commit(&store, &a.feed_url, vec![alerting(a.clone())]);
         assert_eq!(outcome.stored, 1);
         assert_eq!(outcome.queued.len(), 1);
-        let again = commit(&store, &a.feed_url, vec![alerting(a.clone())], &sinks);
+        let again = commit(&store, &a.feed_url, vec![alerting(a.clone())]);
         assert_eq!(again.stored, 0, "the same article is not stored twice");
         assert!(again.queued.is_empty());
         store.flush().await.unwrap();
@@ -88,7 +90,7 @@ async fn articles_are_stored_once_across_polls_and_reopening() {
         store.feed_state(&a.feed_url).unwrap().unwrap().items_seen,
         1
     );
-    let again = commit(&store, &a.feed_url, vec![alerting(a.clone())], &sinks);
+    let again = commit(&store, &a.feed_url, vec![alerting(a.clone())]);
     assert_eq!(again.stored, 0, "not after reopening either");
 }
 
@@ -96,26 +98,15 @@ async fn articles_are_stored_once_across_polls_and_reopening() {
 async fn a_story_from_a_second_feed_joins_instead_of_alerting() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
-    let sinks = vec!["hook".to_string()];
     let first = article("one", "1", "Iran and US hold new round of talks in Muscat");
     let second = article(
         "two",
         "9",
         "Iran, US hold new round of talks in Muscat - Wire",
     );
-    let outcome = commit(
-        &store,
-        &first.feed_url,
-        vec![alerting(first.clone())],
-        &sinks,
-    );
+    let outcome = commit(&store, &first.feed_url, vec![alerting(first.clone())]);
     assert_eq!(outcome.queued.len(), 1);
-    let outcome = commit(
-        &store,
-        &second.feed_url,
-        vec![alerting(second.clone())],
-        &sinks,
-    );
+    let outcome = commit(&store, &second.feed_url, vec![alerting(second.clone())]);
     assert!(outcome.queued.is_empty());
     assert_eq!(outcome.joined_story, 1);
     let joined = store.article(&second.store_key()).unwrap().unwrap();
@@ -130,15 +121,13 @@ async fn a_story_from_a_second_feed_joins_instead_of_alerting() {
 async fn the_outbox_keeps_an_alert_until_it_is_sent_or_dead() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
-    let sinks = vec!["a".to_string(), "b".to_string()];
     let one = article("one", "1", "US and Iran hold talks in Oman");
     let two = article("one", "2", "Washington and Tehran open a hotline");
     let feed_url = one.feed_url.clone();
     commit(
         &store,
         &feed_url,
-        vec![alerting(one), alerting(two)],
-        &sinks,
+        vec![alerting_to(one, &["a", "b"]), alerting_to(two, &["a", "b"])],
     );
 
     let due_a = store.due_alerts("a", Utc::now(), 10).unwrap();

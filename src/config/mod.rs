@@ -41,6 +41,8 @@ pub const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(2);
 pub const DEFAULT_RETRY_MAX: Duration = Duration::from_secs(3600);
 /// A sink that has not answered in this time is treated as failed for this attempt.
 pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
+/// News older than a day is no longer an alert; it goes to the dead-letter list instead.
+pub const DEFAULT_MAX_ALERT_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// The validated configuration. Every field is ready to use.
 #[derive(Debug, Clone)]
@@ -120,6 +122,8 @@ pub struct DeliveryConfig {
     pub retry_max: Duration,
     /// Limit for one delivery request.
     pub timeout: Duration,
+    /// An alert not delivered within this time of being queued is dead-lettered.
+    pub max_age: Duration,
 }
 
 /// `[log]`.
@@ -177,6 +181,28 @@ pub struct SinkConfig {
     pub name: String,
     /// What it is and where it sends.
     pub kind: SinkKind,
+    /// Which alerts it takes.
+    pub route: Route,
+}
+
+/// Which alerts a sink takes. Empty lists take everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Route {
+    /// Alerts scoring below this are not sent to the sink.
+    pub min_score: Option<f64>,
+    /// Only alerts from these feeds (by name).
+    pub feeds: Vec<String>,
+    /// Only these event kinds.
+    pub events: Vec<crate::model::Event>,
+}
+
+impl Route {
+    /// Whether an alert with this feed, event and score goes to the sink.
+    pub fn accepts(&self, feed: &str, event: Option<crate::model::Event>, score: f64) -> bool {
+        self.min_score.is_none_or(|min| score >= min)
+            && (self.feeds.is_empty() || self.feeds.iter().any(|f| f == feed))
+            && (self.events.is_empty() || event.is_some_and(|e| self.events.contains(&e)))
+    }
 }
 
 /// The kinds of sink.
@@ -191,11 +217,16 @@ pub enum SinkKind {
     Slack {
         /// The webhook URL (a secret: it is the credential).
         url: Secret,
+        /// A mention to put in front of every alert (`<!here>`, `<!channel>`, `<@U123>`);
+        /// none unless configured.
+        mention: Option<String>,
     },
     /// A generic JSON webhook.
     Webhook {
         /// The receiver's URL (treated as a secret, since such URLs often carry tokens).
         url: Secret,
+        /// A Standard Webhooks signing secret (`whsec_` + base64), if the receiver verifies.
+        secret: Option<Secret>,
     },
 }
 

@@ -24,10 +24,26 @@ const POLL_KEYS: &[&str] = &[
     "max_article_age",
 ];
 const CLASSIFIER_KEYS: &[&str] = &["profile", "threshold"];
-const DELIVERY_KEYS: &[&str] = &["max_attempts", "retry_base", "retry_max", "timeout"];
+const DELIVERY_KEYS: &[&str] = &[
+    "max_attempts",
+    "retry_base",
+    "retry_max",
+    "timeout",
+    "max_age",
+];
 const LOG_KEYS: &[&str] = &["level", "format"];
 const FEED_KEYS: &[&str] = &["url", "name", "interval", "alert_on_first_poll"];
-const SINK_KEYS: &[&str] = &["kind", "name", "url", "format"];
+const SINK_KEYS: &[&str] = &[
+    "kind",
+    "name",
+    "url",
+    "format",
+    "secret",
+    "mention",
+    "min_score",
+    "feeds",
+    "events",
+];
 const SINK_KINDS: &[&str] = &["stdout", "slack", "webhook"];
 
 /// The default state directory, as systemd's `StateDirectory=parleyd` creates it.
@@ -64,7 +80,8 @@ pub(super) fn validate(
     let section = walker.section(&table, "log");
     let log = walker.log(section);
     let feeds = walker.feeds(table.get("feeds"), &poll);
-    let sinks = walker.sinks(table.get("sinks"));
+    let feed_names: Vec<String> = feeds.iter().map(|f| f.name.clone()).collect();
+    let sinks = walker.sinks(table.get("sinks"), &feed_names);
 
     if walker.problems.is_empty() {
         Ok(Config {
@@ -462,6 +479,9 @@ impl Walker<'_> {
             timeout: self
                 .duration(table, "delivery", "timeout")
                 .unwrap_or(DEFAULT_DELIVERY_TIMEOUT),
+            max_age: self
+                .duration(table, "delivery", "max_age")
+                .unwrap_or(DEFAULT_MAX_ALERT_AGE),
         }
     }
 
@@ -618,7 +638,7 @@ impl Walker<'_> {
         }
     }
 
-    fn sinks(&mut self, value: Option<&Value>) -> Vec<SinkConfig> {
+    fn sinks(&mut self, value: Option<&Value>, feed_names: &[String]) -> Vec<SinkConfig> {
         let tables = self.array_of_tables(value, "sinks");
         let mut sinks: Vec<SinkConfig> = Vec::with_capacity(tables.len());
         for (index, table) in tables.into_iter().enumerate() {
@@ -660,13 +680,27 @@ impl Walker<'_> {
                             format!("only stdout sinks take a format, not {kind_name}"),
                         );
                     }
-                    self.sink_url(table, &prefix).map(|url| {
-                        if kind_name == "slack" {
-                            SinkKind::Slack { url }
-                        } else {
-                            SinkKind::Webhook { url }
-                        }
-                    })
+                    let only = |key: &str, kind: &str| kind_name != kind && table.contains_key(key);
+                    if only("secret", "webhook") {
+                        self.problem(
+                            format!("{prefix}.secret"),
+                            "only webhook sinks take a signing secret",
+                        );
+                    }
+                    if only("mention", "slack") {
+                        self.problem(
+                            format!("{prefix}.mention"),
+                            "only slack sinks take a mention",
+                        );
+                    }
+                    let url = self.sink_url(table, &prefix);
+                    if kind_name == "slack" {
+                        let mention = self.mention(table, &prefix);
+                        url.map(|url| SinkKind::Slack { url, mention })
+                    } else {
+                        let secret = self.signing_secret(table, &prefix);
+                        url.map(|url| SinkKind::Webhook { url, secret })
+                    }
                 }
                 other => {
                     self.problem(
@@ -680,6 +714,7 @@ impl Walker<'_> {
                 }
             };
             let name = self.string(Some(table), &prefix, "name");
+            let route = self.route(table, &prefix, feed_names);
             let Some(kind) = kind else { continue };
             let name = name.unwrap_or_else(|| {
                 let same_kind = sinks
@@ -699,9 +734,118 @@ impl Walker<'_> {
                 );
                 continue;
             }
-            sinks.push(SinkConfig { name, kind });
+            sinks.push(SinkConfig { name, kind, route });
         }
         sinks
+    }
+
+    /// `min_score`, `feeds` and `events` of a sink.
+    fn route(&mut self, table: &Table, prefix: &str, feed_names: &[String]) -> Route {
+        let min_score = match table.get("min_score") {
+            None => None,
+            Some(Value::Float(v)) if (0.0..=1.0).contains(v) => Some(*v),
+            Some(Value::Integer(v)) if (0..=1).contains(v) => Some(*v as f64),
+            Some(other) => {
+                self.problem(
+                    format!("{prefix}.min_score"),
+                    format!("must be a number between 0 and 1, found {other}"),
+                );
+                None
+            }
+        };
+        let feeds = self.string_list(table, prefix, "feeds");
+        for (i, feed) in feeds.iter().enumerate() {
+            if !feed_names.contains(feed) {
+                self.problem(
+                    format!("{prefix}.feeds[{i}]"),
+                    format!(
+                        "no feed is named `{feed}` (feed names: {})",
+                        feed_names.join(", ")
+                    ),
+                );
+            }
+        }
+        let mut events = Vec::new();
+        for (i, event) in self.string_list(table, prefix, "events").iter().enumerate() {
+            match event.as_str() {
+                "talks" => events.push(crate::model::Event::Talks),
+                "channel" => events.push(crate::model::Event::Channel),
+                other => self.problem(
+                    format!("{prefix}.events[{i}]"),
+                    format!("`{other}` is not an event kind; use \"talks\" or \"channel\""),
+                ),
+            }
+        }
+        Route {
+            min_score,
+            feeds,
+            events,
+        }
+    }
+
+    fn string_list(&mut self, table: &Table, prefix: &str, key: &str) -> Vec<String> {
+        match table.get(key) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| match item {
+                    Value::String(s) => Some(s.clone()),
+                    other => {
+                        self.problem(
+                            format!("{prefix}.{key}[{i}]"),
+                            format!("must be a string, found {}", other.type_str()),
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            Some(other) => {
+                self.problem(
+                    format!("{prefix}.{key}"),
+                    format!("must be a list of strings, found {}", other.type_str()),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// A Slack mention: `here`, `channel`, `everyone`, or a user or group id.
+    fn mention(&mut self, table: &Table, prefix: &str) -> Option<String> {
+        let raw = self.string(Some(table), prefix, "mention")?;
+        let mention = match raw.trim_start_matches('@') {
+            "here" | "channel" | "everyone" => format!("<!{}>", raw.trim_start_matches('@')),
+            id if id.starts_with('U') || id.starts_with('W') => format!("<@{id}>"),
+            id if id.starts_with('S') => format!("<!subteam^{id}>"),
+            _ => {
+                self.problem(
+                    format!("{prefix}.mention"),
+                    "use \"here\", \"channel\", \"everyone\", a user id (U…) or a group id (S…)",
+                );
+                return None;
+            }
+        };
+        Some(mention)
+    }
+
+    /// A Standard Webhooks signing secret: `whsec_` followed by base64, from the
+    /// environment. The message on error never shows the value.
+    fn signing_secret(&mut self, table: &Table, prefix: &str) -> Option<Secret> {
+        if !table.contains_key("secret") {
+            return None;
+        }
+        let secret = self.secret(table, prefix, "secret")?;
+        if crate::notify::webhook::decode_secret(secret.expose()).is_none() {
+            self.problem(
+                format!("{prefix}.secret"),
+                format!(
+                    "the value from {} is not `whsec_` followed by base64 (value not shown)",
+                    secret.origin()
+                ),
+            );
+            return None;
+        }
+        Some(secret)
     }
 
     /// The URL of a slack or webhook sink: resolved from the environment, checked to be

@@ -112,7 +112,6 @@ pub struct Pipeline {
     poller: Poller,
     classifier: Classifier,
     notifier: Notifier,
-    sink_names: Vec<String>,
 }
 
 impl Pipeline {
@@ -126,14 +125,12 @@ impl Pipeline {
         let store = Store::open(&config.storage.path, config.storage.cache_capacity)?;
         let poller = Poller::new(&config.poll)?;
         let notifier = Notifier::new(&config.delivery)?;
-        let sink_names = config.sinks.iter().map(|s| s.name.clone()).collect();
         Ok(Pipeline {
             config,
             store,
             poller,
             classifier,
             notifier,
-            sink_names,
         })
     }
 
@@ -228,10 +225,16 @@ impl Pipeline {
                 relevant += usize::from(verdict.relevant);
                 let alert =
                     verdict.relevant && may_alert && article.effective_time() >= oldest_alertable;
+                let sinks = if alert {
+                    self.routed_sinks(&article, &verdict)
+                } else {
+                    Vec::new()
+                };
                 NewArticle {
                     article,
                     verdict: Some(verdict),
                     alert,
+                    sinks,
                 }
             })
             .collect();
@@ -254,7 +257,6 @@ impl Pipeline {
             feed_url: feed.url.as_str(),
             state: next_state,
             articles,
-            sinks: &self.sink_names,
             story_window: STORY_WINDOW,
             now,
         };
@@ -269,6 +271,19 @@ impl Pipeline {
             queued: outcome.queued.len(),
             joined_story: outcome.joined_story,
         })
+    }
+
+    /// The sinks whose routes take this alert.
+    fn routed_sinks(&self, article: &Article, verdict: &crate::model::Verdict) -> Vec<String> {
+        self.config
+            .sinks
+            .iter()
+            .filter(|sink| {
+                sink.route
+                    .accepts(&article.feed, verdict.event, verdict.score)
+            })
+            .map(|sink| sink.name.clone())
+            .collect()
     }
 
     fn record_unchanged(

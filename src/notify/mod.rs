@@ -94,12 +94,13 @@ impl Notifier {
                 reason: format!("cannot write to standard output: {err}"),
                 retry_after: None,
             }),
-            SinkKind::Slack { url } => {
-                self.post(sink, url.expose(), &slack::payload(alert), alert)
-                    .await
+            SinkKind::Slack { url, mention } => {
+                let body = slack::payload(alert, mention.as_deref());
+                self.post(sink, url.expose(), &body, alert, None).await
             }
-            SinkKind::Webhook { url } => {
-                self.post(sink, url.expose(), &webhook::payload(alert), alert)
+            SinkKind::Webhook { url, secret } => {
+                let body = webhook::payload(alert);
+                self.post(sink, url.expose(), &body, alert, secret.as_ref())
                     .await
             }
         }
@@ -111,19 +112,29 @@ impl Notifier {
         url: &str,
         body: &serde_json::Value,
         alert: &Alert,
+        signing_secret: Option<&crate::config::Secret>,
     ) -> Result<(), DeliveryError> {
         let failure = |reason: String, retry_after: Option<Duration>| DeliveryError {
             sink: sink.name.clone(),
             reason,
             retry_after,
         };
-        let response = self
+        let body = body.to_string();
+        // Each attempt gets a fresh timestamp (and signature) but the same id.
+        let timestamp = Utc::now().timestamp();
+        let mut request = self
             .client
             .post(url)
             .header("content-type", "application/json")
             .header("webhook-id", &alert.id)
-            .header("webhook-timestamp", Utc::now().timestamp().to_string())
-            .body(body.to_string())
+            .header("webhook-timestamp", timestamp.to_string());
+        if let Some(secret) = signing_secret {
+            let signature =
+                webhook::signature(secret.expose(), &alert.id, timestamp, body.as_bytes());
+            request = request.header("webhook-signature", signature);
+        }
+        let response = request
+            .body(body)
             .send()
             .await
             .map_err(|err| failure(error_chain(&err.without_url()), None))?;
@@ -155,6 +166,17 @@ impl Notifier {
                 return Ok(report);
             }
             for (key, mut alert) in due {
+                let age = Utc::now() - alert.created;
+                if age.to_std().is_ok_and(|age| age > self.config.max_age) {
+                    alert.last_error = Some(format!(
+                        "not delivered within {} of being queued",
+                        humantime::format_duration(self.config.max_age)
+                    ));
+                    store.move_to_dead(&key, &alert)?;
+                    report.dead += 1;
+                    tracing::error!(sink = %sink.name, alert = %alert.id, "Alert moved to the dead-letter list: too old to send.");
+                    continue;
+                }
                 match self.send(sink, &alert).await {
                     Ok(()) => {
                         store.mark_sent(&key, &alert, Utc::now())?;

@@ -35,8 +35,9 @@ fn safe_link(link: &str) -> Option<String> {
     )
 }
 
-/// The JSON body posted to a Slack incoming webhook.
-pub fn payload(alert: &Alert) -> Value {
+/// The JSON body posted to a Slack incoming webhook. `mention` (already in Slack's
+/// syntax, from the config, never from a feed) goes in front when configured.
+pub fn payload(alert: &Alert, mention: Option<&str>) -> Value {
     let title = escape(&alert.article.title);
     let headline = match alert.article.link.as_deref().and_then(safe_link) {
         Some(link) => format!("<{link}|{title}>"),
@@ -63,14 +64,15 @@ pub fn payload(alert: &Alert) -> Value {
         event,
         alert.verdict.score
     );
+    let prefix = mention.map(|m| format!("{m} ")).unwrap_or_default();
     json!({
-        "text": format!("New {event}: {headline}"),
+        "text": format!("{prefix}New {event}: {headline}"),
         "unfurl_links": false,
         "unfurl_media": false,
         "blocks": [
             {
                 "type": "section",
-                "text": { "type": "mrkdwn", "text": format!("*{headline}*\n{reason}") }
+                "text": { "type": "mrkdwn", "text": format!("{prefix}*{headline}*\n{reason}") }
             },
             {
                 "type": "context",

@@ -73,6 +73,8 @@ pub struct NewArticle {
     pub verdict: Option<Verdict>,
     /// Whether it should alert (relevant, not backlog, not too old).
     pub alert: bool,
+    /// The sinks whose routes take it; a new story is queued for these.
+    pub sinks: Vec<String>,
 }
 
 /// Everything one poll of one feed changes.
@@ -84,8 +86,6 @@ pub struct PollCommit<'a> {
     pub state: FeedState,
     /// New articles (already-known ones are skipped inside the transaction).
     pub articles: Vec<NewArticle>,
-    /// The sinks an alert is queued for.
-    pub sinks: &'a [String],
     /// How long a story stays open for later articles to join it.
     pub story_window: Duration,
     /// The time of the poll.
@@ -467,7 +467,7 @@ fn apply_commit(
                     for fingerprint in &fingerprints {
                         stories.insert(&fingerprint[..], encoded_story.as_slice())?;
                     }
-                    for sink in commit.sinks {
+                    for sink in &new.sinks {
                         let alert = Alert {
                             id: id.clone(),
                             sink: sink.clone(),

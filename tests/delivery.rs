@@ -1,0 +1,216 @@
+//! Delivery features: signatures, routing, mentions, dead-lettering by age.
+
+use crate::support::*;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn feed_with(items: &[(&str, &str, &str)]) -> (String, Route) {
+    (
+        "/rss.xml".to_string(),
+        Route::ok("application/rss+xml", rss(items)),
+    )
+}
+
+/// Verifies a Standard Webhooks signature with the hmac crate directly, independently of
+/// parleyd's own signing code.
+fn verify(received: &Received) -> bool {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let header = |name: &str| received.headers[name].to_str().unwrap().to_string();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(SECRET.trim_start_matches("whsec_"))
+        .unwrap();
+    let signed = format!(
+        "{}.{}.{}",
+        header("webhook-id"),
+        header("webhook-timestamp"),
+        String::from_utf8(received.body.clone()).unwrap()
+    );
+    let signature = header("webhook-signature");
+    let Some(encoded) = signature.strip_prefix("v1,") else {
+        return false;
+    };
+    let given = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(signed.as_bytes());
+    mac.verify_slice(&given).is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_signed_and_routes_pick_the_sinks() {
+    let feeds = FeedServer::start().await;
+    let signed = WebhookReceiver::start().await;
+    let channels_only = WebhookReceiver::start().await;
+    let picky = WebhookReceiver::start().await;
+    let (path, route) = feed_with(&[
+        ("t-1", "US and Iran hold indirect talks in Oman", ""),
+        ("c-1", "Washington and Tehran agree to open a hotline", ""),
+    ]);
+    feeds.set(&path, route);
+    let dir = TestDir::new();
+    let config = dir.config(&format!(
+        r#"
+[poll]
+alert_on_first_poll = true
+
+[[feeds]]
+url = "{feed}"
+name = "wire"
+
+[[sinks]]
+kind = "webhook"
+name = "signed"
+url = "{signed}"
+secret = "${{HOOK_SECRET}}"
+
+[[sinks]]
+kind = "webhook"
+name = "channels"
+url = "{channels}"
+events = ["channel"]
+feeds = ["wire"]
+
+[[sinks]]
+kind = "webhook"
+name = "picky"
+url = "{picky}"
+min_score = 0.99
+"#,
+        feed = feeds.url(&path),
+        signed = signed.url("/hook"),
+        channels = channels_only.url("/hook"),
+        picky = picky.url("/hook"),
+    ));
+    let run = once(&config, &[("HOOK_SECRET", SECRET)]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("MfKQ9r8"),
+        "the secret reached the log"
+    );
+
+    let received = signed.received();
+    assert_eq!(received.len(), 2);
+    for post in &received {
+        assert!(verify(post), "signature did not verify: {:?}", post.headers);
+    }
+    let channel_posts = channels_only.received();
+    assert_eq!(channel_posts.len(), 1);
+    assert_eq!(channel_posts[0].json()["event"], "channel");
+    assert!(picky.received().is_empty(), "no alert scores 0.99");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_signing_secret_or_route_is_a_config_problem() {
+    let dir = TestDir::new();
+    let config = dir.config(
+        r#"
+[[feeds]]
+url = "https://example.org/a.xml"
+name = "a"
+
+[[sinks]]
+kind = "webhook"
+url = "https://hooks.example/x"
+secret = "${HOOK_SECRET}"
+feeds = ["b"]
+events = ["war"]
+min_score = 2
+
+[[sinks]]
+kind = "slack"
+url = "https://hooks.example/y"
+mention = "someone"
+secret = "${HOOK_SECRET}"
+"#,
+    );
+    let run = parleyd(
+        &["--config", config.to_str().unwrap(), "check-config"],
+        &[("HOOK_SECRET", "plain-t0ps3cret")],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(2));
+    for key in [
+        "sinks[0].secret",
+        "sinks[0].feeds[0]",
+        "sinks[0].events[0]",
+        "sinks[0].min_score",
+        "sinks[1].mention",
+        "sinks[1].secret",
+    ] {
+        assert!(
+            run.stderr.contains(&format!(": {key}: ")),
+            "{key}: {}",
+            run.stderr
+        );
+    }
+    assert!(!run.stderr.contains("t0ps3cret"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_mentions_only_when_configured() {
+    let feeds = FeedServer::start().await;
+    let quiet = WebhookReceiver::start().await;
+    let loud = WebhookReceiver::start().await;
+    let (path, route) = feed_with(&[("t-1", "US and Iran hold indirect talks in Oman", "")]);
+    feeds.set(&path, route);
+    let dir = TestDir::new();
+    let config = dir.config(&format!(
+        "[poll]\nalert_on_first_poll = true\n[[feeds]]\nurl = \"{}\"\n\
+         [[sinks]]\nkind = \"slack\"\nname = \"quiet\"\nurl = \"{}\"\n\
+         [[sinks]]\nkind = \"slack\"\nname = \"loud\"\nurl = \"{}\"\nmention = \"here\"\n",
+        feeds.url(&path),
+        quiet.url("/q"),
+        loud.url("/l"),
+    ));
+    let run = once(&config, &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let quiet_text = quiet.received()[0].json()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let loud_text = loud.received()[0].json()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!quiet_text.contains("<!"), "{quiet_text}");
+    assert!(loud_text.starts_with("<!here> "), "{loud_text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_older_than_max_age_is_dead_lettered_not_sent() {
+    let feeds = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    receiver.script(&[503]);
+    let (path, route) = feed_with(&[("t-1", "US and Iran hold indirect talks in Oman", "")]);
+    feeds.set(&path, route);
+    let dir = TestDir::new();
+    let config = dir.config(&format!(
+        "[poll]\nalert_on_first_poll = true\n[delivery]\nmax_age = \"1s\"\nretry_base = \"100ms\"\n\
+         [[feeds]]\nurl = \"{}\"\n[[sinks]]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        feeds.url(&path),
+        receiver.url("/hook"),
+    ));
+    let first = once(&config, &[]).await;
+    assert_eq!(
+        first.code,
+        Some(1),
+        "the first attempt fails: {}",
+        first.stderr
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let second = once(&config, &[]).await;
+    assert_eq!(second.code, Some(1), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("too old to send"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "no second attempt after max_age"
+    );
+}
