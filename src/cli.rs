@@ -64,9 +64,44 @@ enum Command {
         #[arg(long)]
         min_f1: Option<f64>,
     },
+    /// List alerts (pending, sent, dead), re-queue dead ones, or send a test alert.
+    Alerts {
+        #[command(subcommand)]
+        action: Option<AlertsCommand>,
+        /// Only alerts in this state.
+        #[arg(long, value_enum)]
+        state: Option<AlertState>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Build or show topic profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AlertsCommand {
+    /// Re-queue a dead-lettered alert by id, or all of them.
+    Retry {
+        /// The alert id (as `parleyd alerts` shows it).
+        id: Option<String>,
+        /// Re-queue every dead-lettered alert.
+        #[arg(long, conflicts_with = "id")]
+        all_dead: bool,
+    },
+    /// Send a test alert through one configured sink, now.
+    Test {
+        /// The sink's name.
+        sink: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AlertState {
+    Pending,
+    Sent,
+    Dead,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +144,19 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
                 f1: min_f1,
             },
         ),
+        Command::Alerts {
+            action: None,
+            state,
+            json,
+        } => list_alerts(&cli.config, state, json),
+        Command::Alerts {
+            action: Some(AlertsCommand::Retry { id, all_dead }),
+            ..
+        } => retry_alerts(&cli.config, id.as_deref(), all_dead),
+        Command::Alerts {
+            action: Some(AlertsCommand::Test { sink }),
+            ..
+        } => test_alert(&cli.config, &sink),
         Command::Profile(ProfileCommand::Build { dir, output }) => profile_build(&dir, &output),
         Command::Profile(ProfileCommand::Show { file }) => profile_show(file.as_deref()),
     }
@@ -334,6 +382,172 @@ fn classify(profile: Option<&Path>) -> Result<ExitCode> {
         eprintln!("parleyd: {bad_lines} input line(s) were not article objects");
         ExitCode::from(1)
     })
+}
+
+fn open_store(config: &Config) -> Result<parleyd::Store> {
+    Ok(parleyd::Store::open(
+        &config.storage.path,
+        config.storage.cache_capacity,
+    )?)
+}
+
+fn list_alerts(path: &Path, only: Option<AlertState>, json: bool) -> Result<ExitCode> {
+    let config = Config::load(path)?;
+    let store = open_store(&config)?;
+    let mut rows: Vec<(
+        AlertState,
+        parleyd::Alert,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )> = Vec::new();
+    let wanted = |state: AlertState| only.is_none_or(|o| o == state);
+    if wanted(AlertState::Pending) {
+        rows.extend(
+            store
+                .pending_alerts()?
+                .into_iter()
+                .map(|a| (AlertState::Pending, a, None)),
+        );
+    }
+    if wanted(AlertState::Sent) {
+        rows.extend(
+            store
+                .sent_alerts()?
+                .into_iter()
+                .map(|s| (AlertState::Sent, s.alert, Some(s.sent_at))),
+        );
+    }
+    if wanted(AlertState::Dead) {
+        rows.extend(
+            store
+                .dead_alerts()?
+                .into_iter()
+                .map(|a| (AlertState::Dead, a, None)),
+        );
+    }
+    rows.sort_by_key(|(_, alert, _)| alert.created);
+    let mut out = std::io::stdout().lock();
+    if !json {
+        writeln!(
+            out,
+            "{:<8} {:<32} {:<12} {:>3}  {:<20}  TITLE",
+            "STATE", "ID", "SINK", "TRY", "QUEUED"
+        )?;
+    }
+    for (state, alert, sent_at) in &rows {
+        let state_name = match state {
+            AlertState::Pending => "pending",
+            AlertState::Sent => "sent",
+            AlertState::Dead => "dead",
+        };
+        if json {
+            let line = serde_json::json!({
+                "state": state_name,
+                "id": alert.id,
+                "sink": alert.sink,
+                "attempts": alert.attempts,
+                "queued": alert.created.to_rfc3339(),
+                "sent_at": sent_at.map(|t| t.to_rfc3339()),
+                "next_attempt": alert.next_attempt.to_rfc3339(),
+                "last_error": alert.last_error,
+                "event": alert.verdict.event,
+                "score": alert.verdict.score,
+                "title": alert.article.title,
+                "link": alert.article.link,
+                "feed": alert.article.feed,
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            let title: String = alert
+                .article
+                .title
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(70)
+                .collect();
+            let error = alert
+                .last_error
+                .as_deref()
+                .map(|e| format!("  [{e}]"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{state_name:<8} {:<32} {:<12} {:>3}  {:<20}  {title}{error}",
+                alert.id,
+                alert.sink,
+                alert.attempts,
+                alert.created.format("%Y-%m-%d %H:%M:%S"),
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn retry_alerts(path: &Path, id: Option<&str>, all_dead: bool) -> Result<ExitCode> {
+    anyhow::ensure!(
+        id.is_some() || all_dead,
+        "say which alert to retry: an id, or --all-dead"
+    );
+    let config = Config::load(path)?;
+    let store = open_store(&config)?;
+    let moved = store.retry_dead(id, chrono::Utc::now())?;
+    runtime()?.block_on(store.flush())?;
+    if moved == 0 {
+        eprintln!(
+            "parleyd: no dead-lettered alert{}",
+            id.map(|id| format!(" with id {id}")).unwrap_or_default()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    println!("re-queued {moved} alert(s); the daemon or the next `parleyd once` delivers them");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn test_alert(path: &Path, sink_name: &str) -> Result<ExitCode> {
+    let config = Config::load(path)?;
+    let Some(sink) = config.sinks.iter().find(|s| s.name == sink_name) else {
+        let names: Vec<&str> = config.sinks.iter().map(|s| s.name.as_str()).collect();
+        anyhow::bail!(
+            "{}: no sink named `{sink_name}` (sinks: {})",
+            path.display(),
+            names.join(", ")
+        );
+    };
+    let now = chrono::Utc::now();
+    let alert = parleyd::Alert {
+        id: format!("test-{}", now.timestamp_millis()),
+        sink: sink.name.clone(),
+        article: parleyd::Article {
+            key: "test".into(),
+            feed: "parleyd test".into(),
+            feed_url: "https://parleyd.invalid/test".into(),
+            title: "parleyd test alert: this sink works".into(),
+            link: None,
+            summary: "Sent by `parleyd alerts test`. No news here.".into(),
+            published: Some(now),
+            first_seen: now,
+        },
+        verdict: parleyd::Verdict {
+            relevant: true,
+            event: None,
+            score: 1.0,
+            reasons: vec!["a test sent by hand".into()],
+        },
+        created: now,
+        attempts: 0,
+        next_attempt: now,
+        last_error: None,
+    };
+    let notifier = parleyd::notify::Notifier::new(&config.delivery)?;
+    match runtime()?.block_on(notifier.send(sink, &alert)) {
+        Ok(()) => {
+            println!("sink `{}` accepted the test alert", sink.name);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            eprintln!("parleyd: {err}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 /// Minimum scores for `eval`.

@@ -214,3 +214,83 @@ async fn an_alert_older_than_max_age_is_dead_lettered_not_sent() {
         "no second attempt after max_age"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_listed_retried_from_dead_letters_and_sinks_can_be_tested() {
+    let feeds = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    receiver.script(&[500]);
+    let (path, route) = feed_with(&[("t-1", "US and Iran hold indirect talks in Oman", "")]);
+    feeds.set(&path, route);
+    let dir = TestDir::new();
+    let config = dir.config(&format!(
+        "[poll]\nalert_on_first_poll = true\n[delivery]\nmax_attempts = 1\n\
+         [[feeds]]\nurl = \"{}\"\n[[sinks]]\nkind = \"webhook\"\nname = \"hook\"\nurl = \"{}\"\n",
+        feeds.url(&path),
+        receiver.url("/hook"),
+    ));
+    let config_arg = config.to_str().unwrap();
+    let alerts = |args: &'static [&'static str]| {
+        let mut full = vec!["--config", config_arg, "alerts"];
+        full.extend_from_slice(args);
+        async move { parleyd(&full, &[], b"").await }
+    };
+    let run = once(&config, &[]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+
+    let dead = alerts(&["--state", "dead", "--json"]).await;
+    assert_eq!(dead.code, Some(0), "{}", dead.stderr);
+    let rows: Vec<serde_json::Value> = dead
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "{}", dead.stdout);
+    assert_eq!(rows[0]["state"], "dead");
+    assert_eq!(rows[0]["last_error"], "the receiver answered HTTP 500");
+    let id = rows[0]["id"].as_str().unwrap().to_string();
+
+    let table = alerts(&[]).await;
+    assert!(table.stdout.contains(&id), "{}", table.stdout);
+    assert!(table.stdout.contains("dead"), "{}", table.stdout);
+
+    let retry = alerts(&["retry", "--all-dead"]).await;
+    assert_eq!(retry.code, Some(0), "{}", retry.stderr);
+    assert!(retry.stdout.contains("re-queued 1"), "{}", retry.stdout);
+    let run = once(&config, &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let received = receiver.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[1].headers["webhook-id"].to_str().unwrap(), id);
+
+    let sent = alerts(&["--state", "sent", "--json"]).await;
+    assert!(
+        sent.stdout.contains(&format!("\"id\":\"{id}\"")),
+        "{}",
+        sent.stdout
+    );
+    assert!(
+        sent.stdout.contains("\"state\":\"sent\""),
+        "{}",
+        sent.stdout
+    );
+    let nothing_dead = alerts(&["retry", "--all-dead"]).await;
+    assert_eq!(nothing_dead.code, Some(1));
+
+    let test = alerts(&["test", "hook"]).await;
+    assert_eq!(test.code, Some(0), "{}", test.stderr);
+    let last = receiver.received().last().unwrap().json();
+    assert!(
+        last["article"]["title"]
+            .as_str()
+            .unwrap()
+            .contains("test alert")
+    );
+    let unknown = alerts(&["test", "nope"]).await;
+    assert_eq!(unknown.code, Some(2));
+    assert!(
+        unknown.stderr.contains("no sink named `nope`"),
+        "{}",
+        unknown.stderr
+    );
+}

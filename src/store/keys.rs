@@ -8,7 +8,7 @@
 //! | `stories`  | story fingerprint, 8 B                | [`super::StoryRecord`]         |
 //! | `outbox`   | sink name, 0x00, sequence u64 BE      | [`crate::model::Alert`]        |
 //! | `dead`     | as `outbox`                           | [`crate::model::Alert`]        |
-//! | `sent`     | sink name, 0x00, alert id             | sent time, RFC 3339            |
+//! | `sent`     | sink name, 0x00, alert id             | [`super::SentAlert`]           |
 //!
 //! Values are one version byte followed by JSON, so a later schema can read old records.
 //! The sequence in outbox keys comes from sled's monotonic id generator, so a sink's entries

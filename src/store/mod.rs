@@ -53,6 +53,15 @@ pub struct FeedState {
     pub items_seen: u64,
 }
 
+/// A delivered alert and when its sink accepted it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SentAlert {
+    /// The alert as sent.
+    pub alert: Alert,
+    /// When the sink answered 2xx.
+    pub sent_at: DateTime<Utc>,
+}
+
 /// A story that has alerted: later articles with a shared fingerprint join it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoryRecord {
@@ -347,6 +356,55 @@ impl Store {
         Ok((count, earliest))
     }
 
+    /// Every alert waiting in the outbox, all sinks, oldest first per sink.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn pending_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        decode_all(&self.outbox, "outbox scan")
+    }
+
+    /// Every delivered alert with when it was sent.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn sent_alerts(&self) -> Result<Vec<SentAlert>, StoreError> {
+        decode_all(&self.sent, "sent scan")
+    }
+
+    /// Moves dead-lettered alerts back to the outbox, due now with a fresh attempt count
+    /// and age; `id` picks one alert id (on every sink it died on), `None` takes them all.
+    /// Returns how many were re-queued.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read or write failure.
+    pub fn retry_dead(&self, id: Option<&str>, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut moved = 0;
+        for item in self.dead.iter() {
+            let (key, value) = item.map_err(io("dead-letter scan"))?;
+            let Ok(mut alert) = keys::decode::<Alert>(&value) else {
+                continue;
+            };
+            if id.is_some_and(|id| id != alert.id) {
+                continue;
+            }
+            alert.attempts = 0;
+            alert.next_attempt = now;
+            alert.created = now;
+            alert.last_error = None;
+            let encoded = keys::encode(&alert);
+            (&self.outbox, &self.dead)
+                .transaction(|(outbox, dead)| {
+                    dead.remove(&key)?;
+                    outbox.insert(&key, encoded.as_slice())?;
+                    Ok::<_, ConflictableTransactionError<Infallible>>(())
+                })
+                .map_err(tx_error("dead-letter retry"))?;
+            moved += 1;
+        }
+        Ok(moved)
+    }
+
     /// Records a delivery: the entry leaves the outbox and the alert id is marked sent.
     ///
     /// # Errors
@@ -359,10 +417,14 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let sent_key = keys::sent_key(&alert.sink, &alert.id);
+        let record = keys::encode(&SentAlert {
+            alert: alert.clone(),
+            sent_at: at,
+        });
         (&self.outbox, &self.sent)
             .transaction(|(outbox, sent)| {
                 outbox.remove(key)?;
-                sent.insert(sent_key.as_slice(), at.to_rfc3339().as_bytes())?;
+                sent.insert(sent_key.as_slice(), record.as_slice())?;
                 Ok::<_, ConflictableTransactionError<Infallible>>(())
             })
             .map_err(tx_error("mark sent"))
@@ -409,15 +471,23 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`] on a read failure.
     pub fn dead_alerts(&self) -> Result<Vec<Alert>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.dead.iter() {
-            let (_, value) = item.map_err(io("dead-letter scan"))?;
-            if let Ok(alert) = keys::decode(&value) {
-                out.push(alert);
-            }
-        }
-        Ok(out)
+        decode_all(&self.dead, "dead-letter scan")
     }
+}
+
+/// Every value of a tree that decodes as `T`, in key order.
+fn decode_all<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    operation: &'static str,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for item in tree.iter() {
+        let (_, value) = item.map_err(io(operation))?;
+        if let Ok(decoded) = keys::decode(&value) {
+            out.push(decoded);
+        }
+    }
+    Ok(out)
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<Infallible>>;
