@@ -110,3 +110,68 @@ async fn an_alert_in_flight_when_the_daemon_is_killed_is_delivered_after_restart
         "the retry after the crash carries the same alert id"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_survive_a_receiver_that_throttles_hangs_drops_and_fails_and_polling_goes_on() {
+    let server = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    let dir = TestDir::new();
+    server.set(
+        "/live.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss(&[("k-1", "US and Iran agree to resume talks in Oman", "")]),
+        ),
+    );
+    // 429 with Retry-After: 1, then no answer, then a dropped connection, then a 500.
+    receiver.script(&[429, 0, 1, 500]);
+    let config = dir.config(&format!(
+        "[poll]\ninterval = \"1s\"\nalert_on_first_poll = true\n\
+         [delivery]\ntimeout = \"1s\"\nretry_base = \"100ms\"\nretry_max = \"400ms\"\n\
+         [[feeds]]\nurl = \"{}\"\n[[sinks]]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        server.url("/live.xml"),
+        receiver.url("/hook")
+    ));
+    let child = spawn_daemon(&config, true);
+    // Deadlines bound behaviour, they measure nothing.
+    assert!(
+        eventually(Duration::from_secs(30), || receiver.received().len() >= 5).await,
+        "the alert never got through: {} attempts",
+        receiver.received().len()
+    );
+    let polls_during_failures = server.requests("/live.xml").len();
+    let received = receiver.received();
+    let ids: Vec<&str> = received
+        .iter()
+        .map(|r| r.headers["webhook-id"].to_str().unwrap())
+        .collect();
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "one id on every attempt: {ids:?}"
+    );
+    assert!(
+        received[1].at.duration_since(received[0].at) >= Duration::from_millis(950),
+        "Retry-After: 1 was not honoured"
+    );
+    // Polling went on while delivery was failing: the 1s feed was fetched again and again.
+    assert!(
+        polls_during_failures >= 3,
+        "only {polls_during_failures} polls"
+    );
+
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        receiver.received().len(),
+        5,
+        "nothing was sent after the success"
+    );
+}

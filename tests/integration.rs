@@ -26,3 +26,6 @@ mod store;
 
 // Signatures, routing, mentions, dead-lettering by age.
 mod delivery;
+
+// SIGKILL at random moments: no alert lost, none doubled under another id.
+mod chaos;

@@ -17,6 +17,9 @@ use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
+/// The longest `Retry-After` honoured; a receiver asking for more is retried after this.
+const RETRY_AFTER_CEILING: Duration = Duration::from_secs(3600);
+
 /// Entries read from the outbox per round; bounds memory when a sink has a long backlog.
 const BATCH: usize = 100;
 
@@ -207,9 +210,9 @@ impl Notifier {
         }
     }
 
-    /// The wait before attempt `attempts + 1`: base · 2^(attempts−1), capped, with jitter
-    /// between half and all of it so many daemons do not retry in step; never shorter than
-    /// what the receiver asked for.
+    /// The wait before attempt `attempts + 1`: base · 2^(attempts−1), capped at
+    /// `retry_max`, with jitter between half and all of it so many daemons do not retry in
+    /// step; never shorter than what the receiver asked for (up to an hour).
     pub fn retry_delay(&self, attempts: u32, asked: Option<Duration>) -> Duration {
         backoff_delay(
             self.config.retry_base,
@@ -230,8 +233,10 @@ pub fn backoff_delay(
     let exponent = attempts.saturating_sub(1).min(30);
     let full = base.saturating_mul(1u32 << exponent).min(max);
     let jittered = full.mul_f64(0.5 + fastrand::f64() * 0.5);
+    // The receiver's own wait wins over our schedule, even past `retry_max`; the ceiling
+    // only guards against a broken header asking for days.
     match asked {
-        Some(asked) => jittered.max(asked.min(max)),
+        Some(asked) => jittered.max(asked.min(RETRY_AFTER_CEILING)),
         None => jittered,
     }
 }
@@ -251,7 +256,13 @@ mod tests {
         }
         let delay = backoff_delay(base, max, 1, Some(Duration::from_secs(30)));
         assert!(delay >= Duration::from_secs(30));
-        let delay = backoff_delay(base, max, 1, Some(Duration::from_secs(3600)));
-        assert_eq!(delay, max);
+        let delay = backoff_delay(base, max, 1, Some(Duration::from_secs(300)));
+        assert_eq!(
+            delay,
+            Duration::from_secs(300),
+            "Retry-After wins over retry_max"
+        );
+        let delay = backoff_delay(base, max, 1, Some(Duration::from_secs(86_400)));
+        assert_eq!(delay, RETRY_AFTER_CEILING);
     }
 }

@@ -164,6 +164,7 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -175,8 +176,11 @@ impl Received {
 #[derive(Default)]
 struct ReceiverState {
     received: Mutex<Vec<Received>>,
-    /// Statuses to answer with, in order; 200 once they run out. 0 means: never answer.
+    /// Statuses to answer with, in order; 200 once they run out. 0 means: never answer;
+    /// 1 means: drop the connection without an answer; 429 comes with `Retry-After: 1`.
     script: Mutex<Vec<u16>>,
+    /// Wait this long before answering each request.
+    delay: Mutex<Duration>,
 }
 
 /// A webhook receiver on 127.0.0.1 that keeps everything it receives.
@@ -200,13 +204,19 @@ impl WebhookReceiver {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// Answer the next requests with these statuses (then 200); 0 hangs without answering.
+    /// Answer the next requests with these statuses (then 200); 0 hangs without answering,
+    /// 1 drops the connection, 429 asks to retry after one second.
     pub fn script(&self, statuses: &[u16]) {
         *self.state.script.lock().unwrap() = statuses.to_vec();
     }
 
     pub fn received(&self) -> Vec<Received> {
         self.state.received.lock().unwrap().clone()
+    }
+
+    /// Answer every request only after this delay.
+    pub fn delay(&self, delay: Duration) {
+        *self.state.delay.lock().unwrap() = delay;
     }
 }
 
@@ -221,7 +231,12 @@ async fn receive(State(state): State<Arc<ReceiverState>>, request: Request) -> R
         path,
         headers,
         body,
+        at: std::time::Instant::now(),
     });
+    let delay = *state.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let status = {
         let mut script = state.script.lock().unwrap();
         if script.is_empty() {
@@ -230,13 +245,29 @@ async fn receive(State(state): State<Arc<ReceiverState>>, request: Request) -> R
             script.remove(0)
         }
     };
-    if status == 0 {
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+    match status {
+        0 => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Response::new(Body::empty())
+        }
+        // A body that fails at once makes the server drop the connection mid-answer.
+        1 => Response::builder()
+            .status(200)
+            .header("content-length", "100")
+            .body(Body::from_stream(futures_util::stream::once(async {
+                Err::<Bytes, _>(std::io::Error::other("dropped on purpose"))
+            })))
+            .unwrap(),
+        429 => Response::builder()
+            .status(429)
+            .header("retry-after", "1")
+            .body(Body::from("slow down"))
+            .unwrap(),
+        _ => Response::builder()
+            .status(StatusCode::from_u16(status).unwrap())
+            .body(Body::from("ok"))
+            .unwrap(),
     }
-    Response::builder()
-        .status(StatusCode::from_u16(status).unwrap())
-        .body(Body::from("ok"))
-        .unwrap()
 }
 
 async fn serve(app: Router) -> SocketAddr {
