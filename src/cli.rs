@@ -538,7 +538,7 @@ fn test_alert(path: &Path, sink_name: &str) -> Result<ExitCode> {
         last_error: None,
     };
     let notifier = parleyd::notify::Notifier::new(&config.delivery)?;
-    match runtime()?.block_on(notifier.send(sink, &alert)) {
+    match runtime()?.block_on(notifier.send(sink, &alert, &[])) {
         Ok(()) => {
             println!("sink `{}` accepted the test alert", sink.name);
             Ok(ExitCode::SUCCESS)

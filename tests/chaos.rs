@@ -10,18 +10,141 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 const ROUNDS: usize = 30;
-const STORIES: usize = 40;
+const STORIES: usize = 38;
+
+/// Words that make each story's headline its own: three per story, none shared.
+const TOPICS: &[&str] = &[
+    "prisoners",
+    "tankers",
+    "drones",
+    "uranium",
+    "shipping",
+    "sanctions",
+    "airspace",
+    "embassies",
+    "detainees",
+    "frozen",
+    "assets",
+    "missiles",
+    "inspectors",
+    "centrifuges",
+    "pipelines",
+    "fisheries",
+    "hostages",
+    "visas",
+    "airlines",
+    "refineries",
+    "electricity",
+    "medicine",
+    "wheat",
+    "currency",
+    "banks",
+    "ports",
+    "satellites",
+    "cables",
+    "pilgrims",
+    "students",
+    "journalists",
+    "athletes",
+    "archives",
+    "borders",
+    "rivers",
+    "dams",
+    "deserts",
+    "islands",
+    "reefs",
+    "lighthouses",
+    "railways",
+    "highways",
+    "bridges",
+    "tunnels",
+    "mines",
+    "forests",
+    "glaciers",
+    "volcanoes",
+    "orchards",
+    "vineyards",
+    "bakeries",
+    "libraries",
+    "museums",
+    "theatres",
+    "stadiums",
+    "hospitals",
+    "clinics",
+    "schools",
+    "factories",
+    "warehouses",
+    "markets",
+    "harbours",
+    "canals",
+    "lagoons",
+    "meadows",
+    "valleys",
+    "plateaus",
+    "canyons",
+    "caves",
+    "springs",
+    "wells",
+    "reservoirs",
+    "aqueducts",
+    "windmills",
+    "turbines",
+    "reactors",
+    "laboratories",
+    "observatories",
+    "telescopes",
+    "antennas",
+    "radars",
+    "sonars",
+    "lasers",
+    "magnets",
+    "batteries",
+    "engines",
+    "gearboxes",
+    "axles",
+    "wheels",
+    "rudders",
+    "anchors",
+    "sails",
+    "masts",
+    "hulls",
+    "decks",
+    "cabins",
+    "galleys",
+    "cargoes",
+    "manifests",
+    "invoices",
+    "ledgers",
+    "receipts",
+    "tariffs",
+    "quotas",
+    "licences",
+    "permits",
+    "charters",
+    "treaties",
+    "protocols",
+    "annexes",
+    "clauses",
+    "appendices",
+    "footnotes",
+    "glossaries",
+    "indexes",
+];
+
+fn title(story: usize) -> String {
+    assert!(TOPICS.len() >= STORIES * 3, "three topic words per story");
+    let words = &TOPICS[story * 3..story * 3 + 3];
+    format!(
+        "US and Iran hold talks on {}, {} and {}",
+        words[0], words[1], words[2]
+    )
+}
 
 fn feed_with(stories: usize) -> String {
-    let titles: Vec<(String, String)> = (0..stories)
-        .map(|i| {
-            (
-                format!("story-{i}"),
-                format!("US and Iran hold talks on dossier number {i}"),
-            )
-        })
+    let items: Vec<(String, String)> = (0..stories)
+        .map(|i| (format!("story-{i}"), title(i)))
         .collect();
-    let mut items: Vec<(&str, &str, &str)> = titles
+    let mut items: Vec<(&str, &str, &str)> = items
         .iter()
         .map(|(id, title)| (id.as_str(), title.as_str(), ""))
         .collect();

@@ -207,8 +207,17 @@ async fn the_same_story_from_two_feeds_alerts_once() {
     );
     let run = once(&config, &[("HOOK_URL", hook.as_str())]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(receiver.received().len(), 1, "{}", run.stderr);
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("joined_story=1"), "{}", run.stderr);
+    let body = received[0].json();
+    let first = body["feed"]["name"].as_str().unwrap();
+    let other = if first == "rss feed" {
+        "atom feed"
+    } else {
+        "rss feed"
+    };
+    assert_eq!(body["also_reported_by"], serde_json::json!([other]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

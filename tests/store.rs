@@ -58,7 +58,12 @@ fn alerting(article: Article) -> NewArticle {
 }
 
 fn alerting_to(article: Article, sinks: &[&str]) -> NewArticle {
+    let classifier = parleyd::Classifier::new(
+        parleyd::classify::builtin_profile(parleyd::classify::DEFAULT_PROFILE).unwrap(),
+        None,
+    );
     NewArticle {
+        story_terms: classifier.story_terms(&article.title),
         article,
         verdict: Some(relevant()),
         alert: true,
@@ -216,4 +221,113 @@ fn a_store_with_another_schema_version_is_refused() {
         }
         other => panic!("expected a schema error, got {other:?}"),
     }
+}
+
+fn commit_at(
+    store: &Store,
+    article: Article,
+    now: chrono::DateTime<Utc>,
+) -> parleyd::store::CommitOutcome {
+    let feed_url = article.feed_url.clone();
+    store
+        .commit_poll(&PollCommit {
+            feed_url: &feed_url,
+            state: FeedState::default(),
+            articles: vec![alerting(article)],
+            story_window: Duration::from_secs(72 * 3600),
+            now,
+        })
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_same_event_worded_by_several_outlets_is_one_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
+    let now = Utc::now();
+    let first = article("wire", "1", "US and Iran hold indirect talks in Muscat");
+    let outcome = commit_at(&store, first.clone(), now);
+    assert_eq!(outcome.queued.len(), 1);
+    let id = outcome.queued[0].clone();
+    for (feed, title) in [
+        (
+            "daily",
+            "Iran, US negotiators meet in Muscat for indirect talks - Daily",
+        ),
+        (
+            "gazette",
+            "Indirect US-Iran talks held in Oman's capital Muscat",
+        ),
+        (
+            "herald",
+            "Tehran and Washington hold indirect talks in Muscat",
+        ),
+    ] {
+        let outcome = commit_at(&store, article(feed, "9", title), now);
+        assert!(outcome.queued.is_empty(), "{title} alerted again");
+        assert_eq!(outcome.joined_story, 1, "{title}");
+    }
+    let story = store.story(&id).unwrap().unwrap();
+    assert_eq!(
+        story.reported_by,
+        vec!["wire", "daily", "gazette", "herald"]
+    );
+}
+
+#[tokio::test]
+async fn a_new_round_a_week_later_or_a_different_development_is_a_new_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
+    let now = Utc::now();
+    let round = "US and Iran hold indirect talks in Muscat";
+    assert_eq!(
+        commit_at(&store, article("wire", "1", round), now)
+            .queued
+            .len(),
+        1
+    );
+    let week_later = now + chrono::Duration::days(7);
+    assert_eq!(
+        commit_at(&store, article("daily", "2", round), week_later)
+            .queued
+            .len(),
+        1,
+        "the next round is news"
+    );
+    let other = "Washington and Tehran agree to open a military hotline";
+    assert_eq!(
+        commit_at(&store, article("daily", "3", other), now)
+            .queued
+            .len(),
+        1,
+        "a different development the same day is news"
+    );
+}
+
+#[test]
+fn two_feeds_committing_the_same_story_at_once_open_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
+    let now = Utc::now();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let feed = format!("feed{i}");
+                let a = article(
+                    &feed,
+                    "1",
+                    "Iran and US open a new back channel through Oman",
+                );
+                barrier.wait();
+                commit_at(&store, a, now)
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let queued: usize = outcomes.iter().map(|o| o.queued.len()).sum();
+    let joined: usize = outcomes.iter().map(|o| o.joined_story).sum();
+    assert_eq!((queued, joined), (1, 7), "{outcomes:?}");
 }

@@ -467,6 +467,34 @@ impl Classifier {
         round3(dot / (norm_squared.sqrt() * self.learned_norm))
     }
 
+    /// The terms that identify a headline's story: each party's mentions folded into one
+    /// term per party (so "Tehran" and "Iran" agree), other content words by stem, the
+    /// publisher suffix left out. Sorted and de-duplicated, for Jaccard comparison.
+    pub fn story_terms(&self, title: &str) -> Vec<u64> {
+        let title = crate::model::strip_publisher_suffix(title);
+        let tokens = tokenize(&self.stemmer, &[title]);
+        let found = self.find_phrases(&tokens);
+        let mut party_at = vec![None; tokens.len()];
+        for f in &found {
+            if let Role::Party(p) = f.role {
+                for slot in &mut party_at[f.start..f.end] {
+                    *slot = Some(p);
+                }
+            }
+        }
+        let mut terms: Vec<u64> = tokens
+            .iter()
+            .zip(&party_at)
+            .filter_map(|(token, party)| match party {
+                Some(p) => Some(text::stem_hash(&format!("\u{0}party{p}"))),
+                None => token.content.then_some(token.stem_hash),
+            })
+            .collect();
+        terms.sort_unstable();
+        terms.dedup();
+        terms
+    }
+
     /// Stems a word the way the classifier does (for tools that inspect profiles).
     pub fn stem(&self, word: &str) -> String {
         stem_word(&self.stemmer, word)

@@ -230,11 +230,17 @@ impl Pipeline {
                 } else {
                     Vec::new()
                 };
+                let story_terms = if alert {
+                    self.classifier.story_terms(&article.title)
+                } else {
+                    Vec::new()
+                };
                 NewArticle {
                     article,
                     verdict: Some(verdict),
                     alert,
                     sinks,
+                    story_terms,
                 }
             })
             .collect();

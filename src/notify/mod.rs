@@ -90,19 +90,27 @@ impl Notifier {
     ///
     /// # Errors
     /// A [`DeliveryError`] naming the sink.
-    pub async fn send(&self, sink: &SinkConfig, alert: &Alert) -> Result<(), DeliveryError> {
+    /// `also_reported_by` names the other feeds that carried the same story so far.
+    pub async fn send(
+        &self,
+        sink: &SinkConfig,
+        alert: &Alert,
+        also_reported_by: &[String],
+    ) -> Result<(), DeliveryError> {
         match &sink.kind {
-            SinkKind::Stdout { json } => stdout::write(alert, *json).map_err(|err| DeliveryError {
-                sink: sink.name.clone(),
-                reason: format!("cannot write to standard output: {err}"),
-                retry_after: None,
-            }),
+            SinkKind::Stdout { json } => {
+                stdout::write(alert, also_reported_by, *json).map_err(|err| DeliveryError {
+                    sink: sink.name.clone(),
+                    reason: format!("cannot write to standard output: {err}"),
+                    retry_after: None,
+                })
+            }
             SinkKind::Slack { url, mention } => {
-                let body = slack::payload(alert, mention.as_deref());
+                let body = slack::payload(alert, also_reported_by, mention.as_deref());
                 self.post(sink, url.expose(), &body, alert, None).await
             }
             SinkKind::Webhook { url, secret } => {
-                let body = webhook::payload(alert);
+                let body = webhook::payload(alert, also_reported_by);
                 self.post(sink, url.expose(), &body, alert, secret.as_ref())
                     .await
             }
@@ -180,7 +188,8 @@ impl Notifier {
                     tracing::error!(sink = %sink.name, alert = %alert.id, "Alert moved to the dead-letter list: too old to send.");
                     continue;
                 }
-                match self.send(sink, &alert).await {
+                let also = also_reported_by(store, &alert)?;
+                match self.send(sink, &alert, &also).await {
                     Ok(()) => {
                         store.mark_sent(&key, &alert, Utc::now())?;
                         report.sent += 1;
@@ -221,6 +230,20 @@ impl Notifier {
             asked,
         )
     }
+}
+
+/// The other feeds that carried an alert's story, as recorded so far.
+fn also_reported_by(store: &Store, alert: &Alert) -> Result<Vec<String>, StoreError> {
+    Ok(store
+        .story(&alert.id)?
+        .map(|story| {
+            story
+                .reported_by
+                .into_iter()
+                .filter(|feed| *feed != alert.article.feed)
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 /// Exponential back-off with jitter; see [`Notifier::retry_delay`].

@@ -37,7 +37,7 @@ fn safe_link(link: &str) -> Option<String> {
 
 /// The JSON body posted to a Slack incoming webhook. `mention` (already in Slack's
 /// syntax, from the config, never from a feed) goes in front when configured.
-pub fn payload(alert: &Alert, mention: Option<&str>) -> Value {
+pub fn payload(alert: &Alert, also_reported_by: &[String], mention: Option<&str>) -> Value {
     let title = escape(&alert.article.title);
     let headline = match alert.article.link.as_deref().and_then(safe_link) {
         Some(link) => format!("<{link}|{title}>"),
@@ -57,13 +57,19 @@ pub fn payload(alert: &Alert, mention: Option<&str>) -> Value {
         .published
         .map(|p| p.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_else(|| "undated".to_string());
-    let context = format!(
+    let mut context = format!(
         "{} · {} · {} · score {:.2}",
         escape(&alert.article.feed),
         published,
         event,
         alert.verdict.score
     );
+    if !also_reported_by.is_empty() {
+        context.push_str(&format!(
+            " · also reported by {}",
+            escape(&also_reported_by.join(", "))
+        ));
+    }
     let prefix = mention.map(|m| format!("{m} ")).unwrap_or_default();
     json!({
         "text": format!("{prefix}New {event}: {headline}"),

@@ -7,13 +7,13 @@ use std::io::Write;
 ///
 /// # Errors
 /// When standard output is closed.
-pub fn write(alert: &Alert, json: bool) -> std::io::Result<()> {
+pub fn write(alert: &Alert, also_reported_by: &[String], json: bool) -> std::io::Result<()> {
     let text = if json {
-        let mut line = super::webhook::payload(alert).to_string();
+        let mut line = super::webhook::payload(alert, also_reported_by).to_string();
         line.push('\n');
         line
     } else {
-        render(alert)
+        render(alert, also_reported_by)
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
@@ -22,7 +22,7 @@ pub fn write(alert: &Alert, json: bool) -> std::io::Result<()> {
 
 /// The human-readable block. Control characters from the feed are dropped so a title
 /// cannot move the cursor or recolour a terminal.
-pub fn render(alert: &Alert) -> String {
+pub fn render(alert: &Alert, also_reported_by: &[String]) -> String {
     let event = alert.verdict.event.map_or("match", |e| e.as_str());
     let mut out = format!(
         "ALERT [{event}] score {:.2}  {}\n",
@@ -40,6 +40,12 @@ pub fn render(alert: &Alert) -> String {
     ));
     if let Some(link) = &alert.article.link {
         out.push_str(&format!("  link: {}\n", printable(link)));
+    }
+    if !also_reported_by.is_empty() {
+        out.push_str(&format!(
+            "  also: {}\n",
+            printable(&also_reported_by.join(", "))
+        ));
     }
     for reason in &alert.verdict.reasons {
         out.push_str(&format!("  why:  {}\n", printable(reason)));

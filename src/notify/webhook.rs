@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 pub const PAYLOAD_VERSION: u32 = 1;
 
 /// The JSON body posted to a generic webhook.
-pub fn payload(alert: &Alert) -> Value {
+pub fn payload(alert: &Alert, also_reported_by: &[String]) -> Value {
     let feed_url = url::Url::parse(&alert.article.feed_url)
         .map(|url| crate::config::display_url(&url))
         .unwrap_or_default();
@@ -31,6 +31,7 @@ pub fn payload(alert: &Alert) -> Value {
             "name": alert.article.feed,
             "url": feed_url,
         },
+        "also_reported_by": also_reported_by,
     })
 }
 

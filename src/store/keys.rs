@@ -2,10 +2,10 @@
 //!
 //! | tree       | key                                   | value                          |
 //! |------------|---------------------------------------|--------------------------------|
-//! | `meta`     | `schema_version`                      | u32, big-endian                |
+//! | `meta`     | `schema_version`, `stories_version`   | u32 / u64, big-endian          |
 //! | `articles` | xxh3-128(feed URL, article key), 16 B | [`super::StoredArticle`]       |
 //! | `feeds`    | feed URL, UTF-8                       | [`super::FeedState`]           |
-//! | `stories`  | story fingerprint, 8 B                | [`super::StoryRecord`]         |
+//! | `stories`  | alert id (32 hex characters)          | [`super::StoryRecord`]         |
 //! | `outbox`   | sink name, 0x00, sequence u64 BE      | [`crate::model::Alert`]        |
 //! | `dead`     | as `outbox`                           | [`crate::model::Alert`]        |
 //! | `sent`     | sink name, 0x00, alert id             | [`super::SentAlert`]           |
@@ -30,6 +30,8 @@ pub(super) const OUTBOX: &str = "outbox";
 pub(super) const DEAD: &str = "dead";
 pub(super) const SENT: &str = "sent";
 pub(super) const SCHEMA_KEY: &[u8] = b"schema_version";
+/// Bumped by every commit that opens a story, so concurrent commits notice each other.
+pub(super) const STORIES_VERSION_KEY: &[u8] = b"stories_version";
 
 /// The key prefix of one sink's entries in `outbox` and `dead`.
 pub(super) fn sink_prefix(sink: &str) -> Vec<u8> {

@@ -10,7 +10,7 @@ mod keys;
 
 pub use keys::SCHEMA_VERSION;
 
-use crate::model::{Alert, Article, Verdict, alert_id, story_fingerprints};
+use crate::model::{Alert, Article, Event, Verdict, alert_id, jaccard, link_fingerprint};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -62,16 +62,32 @@ pub struct SentAlert {
     pub sent_at: DateTime<Utc>,
 }
 
-/// A story that has alerted: later articles with a shared fingerprint join it.
+/// A story that has alerted: later relevant articles about the same event join it instead
+/// of alerting again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoryRecord {
     /// The alert the story raised.
     pub alert_id: String,
     /// When the story first alerted.
     pub first_seen: DateTime<Utc>,
+    /// The event kind, which a joining article must share.
+    pub event: Option<Event>,
+    /// The first article's story terms (see [`NewArticle::story_terms`]).
+    pub terms: Vec<u64>,
+    /// Fingerprint of the first article's canonical link.
+    pub link: Option<u64>,
     /// Feeds that carried it, first one first.
     pub reported_by: Vec<String>,
 }
+
+/// Articles whose story terms overlap this much (Jaccard) with a story's join it: the same
+/// event reworded by another outlet shares most of its words; a different development does
+/// not.
+pub const STORY_JOIN_SIMILARITY: f64 = 0.5;
+/// Stories older than this many windows are deleted when stories are read.
+const STORY_KEEP_WINDOWS: i32 = 3;
+/// Commits retried when another poll created a story in between.
+const COMMIT_ATTEMPTS: usize = 8;
 
 /// An article from one poll, ready to commit.
 #[derive(Debug, Clone)]
@@ -84,6 +100,9 @@ pub struct NewArticle {
     pub alert: bool,
     /// The sinks whose routes take it; a new story is queued for these.
     pub sinks: Vec<String>,
+    /// The headline's terms, sorted and de-duplicated: the classifier folds each party's
+    /// names into one term and stems the rest, so "Tehran" and "Iran" agree.
+    pub story_terms: Vec<u64>,
 }
 
 /// Everything one poll of one feed changes.
@@ -137,6 +156,13 @@ pub enum StoreError {
         /// The version this build reads.
         expected: u32,
     },
+    /// A commit kept meeting concurrent story changes and gave up (it is retried at the
+    /// next poll).
+    #[error("store {operation} gave up after repeated conflicts")]
+    Busy {
+        /// What was being done.
+        operation: &'static str,
+    },
     /// A read, write or flush failed.
     #[error("store {operation} failed: {source}")]
     Io {
@@ -170,6 +196,7 @@ pub struct Store {
     outbox: sled::Tree,
     dead: sled::Tree,
     sent: sled::Tree,
+    meta: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -223,6 +250,7 @@ impl Store {
             outbox: tree(keys::OUTBOX)?,
             dead: tree(keys::DEAD)?,
             sent: tree(keys::SENT)?,
+            meta,
             path: path.to_path_buf(),
             db,
         })
@@ -288,6 +316,11 @@ impl Store {
 
     /// Commits one poll in a single transaction; see [`PollCommit`].
     ///
+    /// Story matching needs to read recent stories, which a sled transaction cannot scan,
+    /// so they are read first together with a stories version; the transaction aborts and
+    /// the commit is redone if another poll created a story in between, so two feeds can
+    /// never both open the same story.
+    ///
     /// # Errors
     /// [`StoreError::Io`] if the transaction fails; nothing of the poll is written then.
     pub fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<CommitOutcome, StoreError> {
@@ -297,12 +330,90 @@ impl Store {
             .map(|_| self.db.generate_id())
             .collect::<Result<Vec<u64>, _>>()
             .map_err(io("id generation"))?;
-        let result = (&self.articles, &self.feeds, &self.stories, &self.outbox).transaction(
-            |(articles, feeds, stories, outbox)| {
-                apply_commit(commit, &sequences, articles, feeds, stories, outbox)
-            },
-        );
-        result.map_err(tx_error("poll commit"))
+        let window =
+            chrono::Duration::from_std(commit.story_window).unwrap_or(chrono::Duration::days(3));
+        for _ in 0..COMMIT_ATTEMPTS {
+            let version = self.stories_version()?;
+            let recent = self.recent_stories(commit.now, window)?;
+            let result = (
+                &self.articles,
+                &self.feeds,
+                &self.stories,
+                &self.outbox,
+                &self.meta,
+            )
+                .transaction(|(articles, feeds, stories, outbox, meta)| {
+                    let current = meta
+                        .get(keys::STORIES_VERSION_KEY)?
+                        .map_or(0, |v| decode_u64(&v));
+                    if current != version {
+                        return Err(ConflictableTransactionError::Abort(StoriesChanged));
+                    }
+                    let trees = CommitTrees {
+                        articles,
+                        feeds,
+                        stories,
+                        outbox,
+                    };
+                    let (outcome, created) = apply_commit(commit, &sequences, &recent, &trees)?;
+                    if created {
+                        meta.insert(keys::STORIES_VERSION_KEY, &(version + 1).to_be_bytes())?;
+                    }
+                    Ok(outcome)
+                });
+            match result {
+                Ok(outcome) => return Ok(outcome),
+                Err(TransactionError::Abort(StoriesChanged)) => continue,
+                Err(TransactionError::Storage(source)) => {
+                    return Err(StoreError::Io {
+                        operation: "poll commit",
+                        source,
+                    });
+                }
+            }
+        }
+        Err(StoreError::Busy {
+            operation: "poll commit",
+        })
+    }
+
+    fn stories_version(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta
+            .get(keys::STORIES_VERSION_KEY)
+            .map_err(io("stories version read"))?
+            .map_or(0, |v| decode_u64(&v)))
+    }
+
+    /// Stories first seen within `window` of `now`; much older ones are deleted.
+    fn recent_stories(
+        &self,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<Vec<StoryRecord>, StoreError> {
+        let mut recent = Vec::new();
+        for item in self.stories.iter() {
+            let (key, value) = item.map_err(io("stories scan"))?;
+            let Ok(story) = keys::decode::<StoryRecord>(&value) else {
+                continue;
+            };
+            let age = now - story.first_seen;
+            if age <= window {
+                recent.push(story);
+            } else if age > window * STORY_KEEP_WINDOWS {
+                self.stories.remove(key).map_err(io("stories prune"))?;
+            }
+        }
+        Ok(recent)
+    }
+
+    /// The story an alert belongs to, with every feed that reported it.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn story(&self, alert_id: &str) -> Result<Option<StoryRecord>, StoreError> {
+        let bytes = self.stories.get(alert_id).map_err(io("story read"))?;
+        Ok(bytes.and_then(|b| keys::decode(&b).ok()))
     }
 
     /// Up to `limit` outbox entries for `sink` whose next attempt is due, oldest first.
@@ -490,23 +601,33 @@ fn decode_all<T: serde::de::DeserializeOwned>(
     Ok(out)
 }
 
-type TxResult<T> = Result<T, ConflictableTransactionError<Infallible>>;
+/// The transaction saw another poll's new story; the commit is redone.
+#[derive(Debug)]
+struct StoriesChanged;
 
+type TxResult<T> = Result<T, ConflictableTransactionError<StoriesChanged>>;
+
+/// The trees one poll's transaction writes.
+struct CommitTrees<'t> {
+    articles: &'t TransactionalTree,
+    feeds: &'t TransactionalTree,
+    stories: &'t TransactionalTree,
+    outbox: &'t TransactionalTree,
+}
+
+/// Applies one poll; returns the outcome and whether a new story was opened.
 fn apply_commit(
     commit: &PollCommit<'_>,
     sequences: &[u64],
-    articles: &TransactionalTree,
-    feeds: &TransactionalTree,
-    stories: &TransactionalTree,
-    outbox: &TransactionalTree,
-) -> TxResult<CommitOutcome> {
+    recent: &[StoryRecord],
+    trees: &CommitTrees<'_>,
+) -> TxResult<(CommitOutcome, bool)> {
     let mut outcome = CommitOutcome::default();
     let mut next_sequence = sequences.iter();
-    let window =
-        chrono::Duration::from_std(commit.story_window).unwrap_or(chrono::Duration::days(3));
+    let mut opened: Vec<StoryRecord> = Vec::new();
     for new in &commit.articles {
         let key = new.article.store_key();
-        if articles.get(key)?.is_some() {
+        if trees.articles.get(key)?.is_some() {
             continue;
         }
         let mut stored = StoredArticle {
@@ -516,14 +637,34 @@ fn apply_commit(
         };
         if new.alert {
             let sequence = next_sequence.next().copied().unwrap_or_default();
-            let fingerprints = story_fingerprints(&new.article);
-            match open_story(stories, &fingerprints, commit.now, window)? {
-                Some((fingerprint, mut story)) => {
-                    if !story.reported_by.contains(&new.article.feed) {
-                        story.reported_by.push(new.article.feed.clone());
+            let event = new.verdict.as_ref().and_then(|v| v.event);
+            let link = new.article.link.as_deref().map(link_fingerprint);
+            let joins = |story: &&StoryRecord| {
+                (link.is_some() && story.link == link)
+                    || (story.event == event
+                        && jaccard(&story.terms, &new.story_terms) >= STORY_JOIN_SIMILARITY)
+            };
+            let existing = recent
+                .iter()
+                .chain(opened.iter())
+                .find(joins)
+                .map(|s| s.alert_id.clone());
+            match existing {
+                Some(id) => {
+                    // Re-read inside the transaction: another article may have joined since.
+                    let current = trees.stories.get(id.as_bytes())?;
+                    if let Some(mut story) =
+                        current.and_then(|b| keys::decode::<StoryRecord>(&b).ok())
+                    {
+                        if !story.reported_by.contains(&new.article.feed) {
+                            story.reported_by.push(new.article.feed.clone());
+                        }
+                        trees.stories.insert(id.as_bytes(), keys::encode(&story))?;
+                        if let Some(local) = opened.iter_mut().find(|s| s.alert_id == id) {
+                            *local = story;
+                        }
                     }
-                    stored.alert_id = Some(story.alert_id.clone());
-                    stories.insert(&fingerprint[..], keys::encode(&story))?;
+                    stored.alert_id = Some(id);
                     outcome.joined_story += 1;
                 }
                 None => {
@@ -531,12 +672,13 @@ fn apply_commit(
                     let story = StoryRecord {
                         alert_id: id.clone(),
                         first_seen: commit.now,
+                        event,
+                        terms: new.story_terms.clone(),
+                        link,
                         reported_by: vec![new.article.feed.clone()],
                     };
-                    let encoded_story = keys::encode(&story);
-                    for fingerprint in &fingerprints {
-                        stories.insert(&fingerprint[..], encoded_story.as_slice())?;
-                    }
+                    trees.stories.insert(id.as_bytes(), keys::encode(&story))?;
+                    opened.push(story);
                     for sink in &new.sinks {
                         let alert = Alert {
                             id: id.clone(),
@@ -553,41 +695,32 @@ fn apply_commit(
                             next_attempt: commit.now,
                             last_error: None,
                         };
-                        outbox.insert(keys::outbox_key(sink, sequence), keys::encode(&alert))?;
+                        trees
+                            .outbox
+                            .insert(keys::outbox_key(sink, sequence), keys::encode(&alert))?;
                     }
                     stored.alert_id = Some(id.clone());
                     outcome.queued.push(id);
                 }
             }
         }
-        articles.insert(&key[..], keys::encode(&stored))?;
+        trees.articles.insert(&key[..], keys::encode(&stored))?;
         outcome.stored += 1;
     }
     // The count is the store's own, so a caller cannot reset it by passing a fresh state.
-    let stored_before = feeds
+    let stored_before = trees
+        .feeds
         .get(commit.feed_url.as_bytes())?
         .and_then(|bytes| keys::decode::<FeedState>(&bytes).ok())
         .map_or(0, |previous| previous.items_seen);
     let mut state = commit.state.clone();
     state.items_seen = stored_before + outcome.stored as u64;
-    feeds.insert(commit.feed_url.as_bytes(), keys::encode(&state))?;
-    Ok(outcome)
+    trees
+        .feeds
+        .insert(commit.feed_url.as_bytes(), keys::encode(&state))?;
+    Ok((outcome, !opened.is_empty()))
 }
 
-/// The first story, among the article's fingerprints, that alerted within the window.
-fn open_story(
-    stories: &TransactionalTree,
-    fingerprints: &[[u8; 8]],
-    now: DateTime<Utc>,
-    window: chrono::Duration,
-) -> TxResult<Option<([u8; 8], StoryRecord)>> {
-    for fingerprint in fingerprints {
-        if let Some(bytes) = stories.get(fingerprint)?
-            && let Ok(story) = keys::decode::<StoryRecord>(&bytes)
-            && now - story.first_seen <= window
-        {
-            return Ok(Some((*fingerprint, story)));
-        }
-    }
-    Ok(None)
+fn decode_u64(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
