@@ -536,6 +536,7 @@ fn test_alert(path: &Path, sink_name: &str) -> Result<ExitCode> {
         attempts: 0,
         next_attempt: now,
         last_error: None,
+        held: false,
     };
     let notifier = parleyd::notify::Notifier::new(&config.delivery)?;
     match runtime()?.block_on(notifier.send(sink, &alert, &[])) {

@@ -99,6 +99,9 @@ pub struct Alert {
     pub next_attempt: DateTime<Utc>,
     /// The last delivery error, secrets removed.
     pub last_error: Option<String>,
+    /// Held back by the sink's flood guard; goes out in the next digest.
+    #[serde(default)]
+    pub held: bool,
 }
 
 /// The alert id for an article: its store key in hex, so it is stable across restarts.

@@ -294,3 +294,75 @@ async fn alerts_are_listed_retried_from_dead_letters_and_sinks_can_be_tested() {
         unknown.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_is_capped_and_the_excess_arrives_as_one_digest() {
+    let feeds = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    let (path, route) = feed_with(&[
+        ("a", "US and Iran hold talks on prisoners", ""),
+        (
+            "b",
+            "Washington and Tehran open a hotline for naval incidents",
+            "",
+        ),
+        (
+            "c",
+            "Iran ready to negotiate with US on enrichment limits",
+            "",
+        ),
+        (
+            "d",
+            "Oman delivers Trump letter to Iran's supreme leader",
+            "",
+        ),
+        ("e", "Witkoff and Araghchi agree on a new back channel", ""),
+    ]);
+    feeds.set(&path, route);
+    let dir = TestDir::new();
+    let config = dir.config(&format!(
+        "[poll]\nalert_on_first_poll = true\n[[feeds]]\nurl = \"{}\"\n\
+         [[sinks]]\nkind = \"webhook\"\nurl = \"{}\"\nflood_limit = 2\nflood_window = \"2s\"\n",
+        feeds.url(&path),
+        receiver.url("/hook"),
+    ));
+    let run = once(&config, &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(
+        receiver.received().len(),
+        2,
+        "only the limit goes out at once"
+    );
+    assert!(run.stderr.contains("Flood guard"), "{}", run.stderr);
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let run = once(&config, &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let received = receiver.received();
+    assert_eq!(received.len(), 3, "then one digest, never more");
+    let digest = received[2].json();
+    assert_eq!(digest["type"], "parleyd.digest");
+    assert_eq!(digest["count"], 3);
+    assert_eq!(
+        received[2].headers["webhook-id"].to_str().unwrap(),
+        digest["id"].as_str().unwrap()
+    );
+    let mut titles: Vec<String> = received[..2]
+        .iter()
+        .map(|r| r.json()["article"]["title"].as_str().unwrap().to_string())
+        .chain(
+            digest["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["article"]["title"].as_str().unwrap().to_string()),
+        )
+        .collect();
+    titles.sort();
+    titles.dedup();
+    assert_eq!(
+        titles.len(),
+        5,
+        "every alert arrived exactly once: {titles:?}"
+    );
+}

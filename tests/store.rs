@@ -146,7 +146,7 @@ async fn the_outbox_keeps_an_alert_until_it_is_sent_or_dead() {
     );
 
     let (key, alert) = &due_a[0];
-    store.mark_sent(key, alert, Utc::now()).unwrap();
+    store.mark_sent(key, alert, Utc::now(), None).unwrap();
     assert!(store.was_sent("a", &alert.id).unwrap());
     assert!(!store.was_sent("b", &alert.id).unwrap());
 

@@ -183,7 +183,25 @@ pub struct SinkConfig {
     pub kind: SinkKind,
     /// Which alerts it takes.
     pub route: Route,
+    /// At most this many messages per window; the rest go out as one digest.
+    pub flood: Option<Flood>,
 }
+
+/// A sink's flood guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flood {
+    /// Messages (alerts or digests) per window.
+    pub limit: u32,
+    /// The sliding window.
+    pub window: Duration,
+}
+
+/// Slack's default flood guard: a channel that pings more than ten times in ten minutes
+/// is a channel people mute.
+pub const DEFAULT_SLACK_FLOOD: Flood = Flood {
+    limit: 10,
+    window: Duration::from_secs(600),
+};
 
 /// Which alerts a sink takes. Empty lists take everything.
 #[derive(Debug, Clone, Default, PartialEq)]

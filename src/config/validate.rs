@@ -43,6 +43,8 @@ const SINK_KEYS: &[&str] = &[
     "min_score",
     "feeds",
     "events",
+    "flood_limit",
+    "flood_window",
 ];
 const SINK_KINDS: &[&str] = &["stdout", "slack", "webhook"];
 
@@ -715,7 +717,29 @@ impl Walker<'_> {
             };
             let name = self.string(Some(table), &prefix, "name");
             let route = self.route(table, &prefix, feed_names);
+            let flood_limit = match table.get("flood_limit") {
+                Some(Value::Integer(0)) => Some(0),
+                _ => self.positive_int(Some(table), &prefix, "flood_limit"),
+            };
+            let flood_window = self.duration(Some(table), &prefix, "flood_window");
             let Some(kind) = kind else { continue };
+            let default_flood =
+                matches!(kind, SinkKind::Slack { .. }).then_some(DEFAULT_SLACK_FLOOD);
+            let flood = match (flood_limit, flood_window, default_flood) {
+                // flood_limit = 0 turns the guard off.
+                (Some(0), _, _) => None,
+                (Some(limit), window, default) => Some(Flood {
+                    limit: limit.min(u64::from(u32::MAX)) as u32,
+                    window: window
+                        .or(default.map(|d| d.window))
+                        .unwrap_or(DEFAULT_SLACK_FLOOD.window),
+                }),
+                (None, Some(window), default) => Some(Flood {
+                    limit: default.map_or(DEFAULT_SLACK_FLOOD.limit, |d| d.limit),
+                    window,
+                }),
+                (None, None, default) => default,
+            };
             let name = name.unwrap_or_else(|| {
                 let same_kind = sinks
                     .iter()
@@ -734,7 +758,12 @@ impl Walker<'_> {
                 );
                 continue;
             }
-            sinks.push(SinkConfig { name, kind, route });
+            sinks.push(SinkConfig {
+                name,
+                kind,
+                route,
+                flood,
+            });
         }
         sinks
     }

@@ -20,6 +20,9 @@ use std::time::Duration;
 /// The longest `Retry-After` honoured; a receiver asking for more is retried after this.
 const RETRY_AFTER_CEILING: Duration = Duration::from_secs(3600);
 
+/// The gap between two Slack messages: Slack allows about one a second per webhook.
+const SLACK_MESSAGE_GAP: Duration = Duration::from_secs(1);
+
 /// Entries read from the outbox per round; bounds memory when a sink has a long backlog.
 const BATCH: usize = 100;
 
@@ -107,11 +110,11 @@ impl Notifier {
             }
             SinkKind::Slack { url, mention } => {
                 let body = slack::payload(alert, also_reported_by, mention.as_deref());
-                self.post(sink, url.expose(), &body, alert, None).await
+                self.post(sink, url.expose(), &body, &alert.id, None).await
             }
             SinkKind::Webhook { url, secret } => {
                 let body = webhook::payload(alert, also_reported_by);
-                self.post(sink, url.expose(), &body, alert, secret.as_ref())
+                self.post(sink, url.expose(), &body, &alert.id, secret.as_ref())
                     .await
             }
         }
@@ -122,7 +125,7 @@ impl Notifier {
         sink: &SinkConfig,
         url: &str,
         body: &serde_json::Value,
-        alert: &Alert,
+        id: &str,
         signing_secret: Option<&crate::config::Secret>,
     ) -> Result<(), DeliveryError> {
         let failure = |reason: String, retry_after: Option<Duration>| DeliveryError {
@@ -137,11 +140,10 @@ impl Notifier {
             .client
             .post(url)
             .header("content-type", "application/json")
-            .header("webhook-id", &alert.id)
+            .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string());
         if let Some(secret) = signing_secret {
-            let signature =
-                webhook::signature(secret.expose(), &alert.id, timestamp, body.as_bytes());
+            let signature = webhook::signature(secret.expose(), id, timestamp, body.as_bytes());
             request = request.header("webhook-signature", signature);
         }
         let response = request
@@ -161,7 +163,8 @@ impl Notifier {
     }
 
     /// Delivers every due outbox entry of one sink, oldest first. Stops at the first
-    /// failure: the sink is likely down, and the rest would only fail slower.
+    /// failure: the sink is likely down, and the rest would only fail slower. With a flood
+    /// guard, alerts beyond the window's limit are held and later go out as one digest.
     ///
     /// # Errors
     /// [`StoreError`] if the outbox cannot be read or updated.
@@ -176,46 +179,192 @@ impl Notifier {
             if due.is_empty() {
                 return Ok(report);
             }
-            for (key, mut alert) in due {
-                let age = Utc::now() - alert.created;
-                if age.to_std().is_ok_and(|age| age > self.config.max_age) {
-                    alert.last_error = Some(format!(
-                        "not delivered within {} of being queued",
-                        humantime::format_duration(self.config.max_age)
-                    ));
-                    store.move_to_dead(&key, &alert)?;
-                    report.dead += 1;
-                    tracing::error!(sink = %sink.name, alert = %alert.id, "Alert moved to the dead-letter list: too old to send.");
+            let mut capacity = self.flood_capacity(store, sink)?;
+            let (held, fresh): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, a)| a.held);
+            let mut progressed = false;
+            if !held.is_empty() && capacity.room() {
+                if !self.send_digest(store, sink, held, &mut report).await? {
+                    return Ok(report);
+                }
+                capacity.used();
+                progressed = true;
+            }
+            for (key, mut alert) in fresh {
+                if self.expire_if_too_old(store, sink, &key, &mut alert, &mut report)? {
+                    progressed = true;
                     continue;
                 }
-                let also = also_reported_by(store, &alert)?;
-                match self.send(sink, &alert, &also).await {
-                    Ok(()) => {
-                        store.mark_sent(&key, &alert, Utc::now())?;
-                        report.sent += 1;
-                        tracing::info!(sink = %sink.name, alert = %alert.id, feed = %alert.article.feed, "Alert delivered.");
-                    }
-                    Err(err) => {
-                        alert.attempts += 1;
-                        alert.last_error = Some(err.reason.clone());
-                        if alert.attempts >= self.config.max_attempts {
-                            store.move_to_dead(&key, &alert)?;
-                            report.dead += 1;
-                            tracing::error!(sink = %sink.name, alert = %alert.id, attempts = alert.attempts, error = %err, "Alert moved to the dead-letter list after its last attempt.");
-                        } else {
-                            let wait = self.retry_delay(alert.attempts, err.retry_after);
-                            alert.next_attempt = Utc::now()
-                                + chrono::Duration::from_std(wait)
-                                    .unwrap_or(chrono::Duration::hours(1));
-                            store.update_alert(&key, &alert)?;
-                            report.failed += 1;
-                            report.blocked_until = Some(alert.next_attempt);
-                            tracing::warn!(sink = %sink.name, alert = %alert.id, attempts = alert.attempts, retry_in = %humantime::format_duration(wait), error = %err, "Alert delivery failed; will retry.");
-                        }
-                        return Ok(report);
-                    }
+                if !capacity.room() {
+                    // Over the limit: wait for the window, then go out in a digest.
+                    alert.held = true;
+                    alert.next_attempt = capacity.window_end;
+                    store.update_alert(&key, &alert)?;
+                    report.blocked_until = Some(capacity.window_end);
+                    tracing::info!(sink = %sink.name, alert = %alert.id, until = %capacity.window_end, "Flood guard: alert held for the next digest.");
+                    continue;
                 }
+                if !self.send_one(store, sink, key, alert, &mut report).await? {
+                    return Ok(report);
+                }
+                capacity.used();
+                progressed = true;
             }
+            if !progressed {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Sends one alert; `false` when it failed (the sink is then left alone for now).
+    async fn send_one(
+        &self,
+        store: &Store,
+        sink: &SinkConfig,
+        key: Vec<u8>,
+        mut alert: Alert,
+        report: &mut DeliveryReport,
+    ) -> Result<bool, StoreError> {
+        let also = also_reported_by(store, &alert)?;
+        match self.send(sink, &alert, &also).await {
+            Ok(()) => {
+                store.mark_sent(&key, &alert, Utc::now(), None)?;
+                report.sent += 1;
+                tracing::info!(sink = %sink.name, alert = %alert.id, feed = %alert.article.feed, "Alert delivered.");
+                self.pace(sink).await;
+                Ok(true)
+            }
+            Err(err) => {
+                self.record_failure(store, sink, &key, &mut alert, &err, report)?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Sends held alerts as one digest; `false` when it failed.
+    async fn send_digest(
+        &self,
+        store: &Store,
+        sink: &SinkConfig,
+        held: Vec<(Vec<u8>, Alert)>,
+        report: &mut DeliveryReport,
+    ) -> Result<bool, StoreError> {
+        let alerts: Vec<Alert> = held.iter().map(|(_, a)| a.clone()).collect();
+        let digest_id = digest_id(&alerts);
+        match self.send_digest_message(sink, &digest_id, &alerts).await {
+            Ok(()) => {
+                let now = Utc::now();
+                for (key, alert) in &held {
+                    store.mark_sent(key, alert, now, Some(&digest_id))?;
+                }
+                report.sent += held.len();
+                tracing::info!(sink = %sink.name, digest = %digest_id, alerts = held.len(), "Digest delivered.");
+                self.pace(sink).await;
+                Ok(true)
+            }
+            Err(err) => {
+                // Every held alert carries the failure, so none is retried sooner than the rest.
+                for (key, mut alert) in held {
+                    self.record_failure(store, sink, &key, &mut alert, &err, report)?;
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    async fn send_digest_message(
+        &self,
+        sink: &SinkConfig,
+        digest_id: &str,
+        alerts: &[Alert],
+    ) -> Result<(), DeliveryError> {
+        match &sink.kind {
+            SinkKind::Stdout { json } => {
+                stdout::write_digest(digest_id, alerts, *json).map_err(|err| DeliveryError {
+                    sink: sink.name.clone(),
+                    reason: format!("cannot write to standard output: {err}"),
+                    retry_after: None,
+                })
+            }
+            SinkKind::Slack { url, mention } => {
+                let body = slack::digest_payload(alerts, mention.as_deref());
+                self.post(sink, url.expose(), &body, digest_id, None).await
+            }
+            SinkKind::Webhook { url, secret } => {
+                let body = webhook::digest_payload(digest_id, alerts);
+                self.post(sink, url.expose(), &body, digest_id, secret.as_ref())
+                    .await
+            }
+        }
+    }
+
+    /// Dead-letters an alert queued longer ago than `delivery.max_age`.
+    fn expire_if_too_old(
+        &self,
+        store: &Store,
+        sink: &SinkConfig,
+        key: &[u8],
+        alert: &mut Alert,
+        report: &mut DeliveryReport,
+    ) -> Result<bool, StoreError> {
+        let age = Utc::now() - alert.created;
+        if !age.to_std().is_ok_and(|age| age > self.config.max_age) {
+            return Ok(false);
+        }
+        alert.last_error = Some(format!(
+            "not delivered within {} of being queued",
+            humantime::format_duration(self.config.max_age)
+        ));
+        store.move_to_dead(key, alert)?;
+        report.dead += 1;
+        tracing::error!(sink = %sink.name, alert = %alert.id, "Alert moved to the dead-letter list: too old to send.");
+        Ok(true)
+    }
+
+    fn record_failure(
+        &self,
+        store: &Store,
+        sink: &SinkConfig,
+        key: &[u8],
+        alert: &mut Alert,
+        err: &DeliveryError,
+        report: &mut DeliveryReport,
+    ) -> Result<(), StoreError> {
+        alert.attempts += 1;
+        alert.last_error = Some(err.reason.clone());
+        if alert.attempts >= self.config.max_attempts {
+            store.move_to_dead(key, alert)?;
+            report.dead += 1;
+            tracing::error!(sink = %sink.name, alert = %alert.id, attempts = alert.attempts, error = %err, "Alert moved to the dead-letter list after its last attempt.");
+        } else {
+            let wait = self.retry_delay(alert.attempts, err.retry_after);
+            alert.next_attempt =
+                Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+            store.update_alert(key, alert)?;
+            report.failed += 1;
+            report.blocked_until = Some(alert.next_attempt);
+            tracing::warn!(sink = %sink.name, alert = %alert.id, attempts = alert.attempts, retry_in = %humantime::format_duration(wait), error = %err, "Alert delivery failed; will retry.");
+        }
+        Ok(())
+    }
+
+    /// How many more messages the sink's flood guard allows now, and when its window ends.
+    fn flood_capacity(&self, store: &Store, sink: &SinkConfig) -> Result<Capacity, StoreError> {
+        let Some(flood) = sink.flood else {
+            return Ok(Capacity::unlimited());
+        };
+        let now = Utc::now();
+        let window = chrono::Duration::from_std(flood.window).unwrap_or(chrono::Duration::hours(1));
+        let (sent, oldest) = store.messages_sent_since(&sink.name, now - window)?;
+        Ok(Capacity {
+            left: Some(flood.limit.saturating_sub(sent)),
+            window_end: oldest.map_or(now, |oldest| oldest + window),
+        })
+    }
+
+    /// Slack accepts about one message a second per webhook; keep under it.
+    async fn pace(&self, sink: &SinkConfig) {
+        if matches!(sink.kind, SinkKind::Slack { .. }) {
+            tokio::time::sleep(SLACK_MESSAGE_GAP).await;
         }
     }
 
@@ -230,6 +379,43 @@ impl Notifier {
             asked,
         )
     }
+}
+
+/// What a flood guard still allows in the current window.
+struct Capacity {
+    /// Messages left; `None` when the sink has no guard.
+    left: Option<u32>,
+    /// When the oldest message in the window leaves it.
+    window_end: DateTime<Utc>,
+}
+
+impl Capacity {
+    fn unlimited() -> Capacity {
+        Capacity {
+            left: None,
+            window_end: Utc::now(),
+        }
+    }
+
+    fn room(&self) -> bool {
+        self.left.is_none_or(|left| left > 0)
+    }
+
+    fn used(&mut self) {
+        if let Some(left) = &mut self.left {
+            *left = left.saturating_sub(1);
+        }
+    }
+}
+
+/// A digest's id, stable for the same set of alerts (a retry of the digest repeats it).
+fn digest_id(alerts: &[Alert]) -> String {
+    let mut ids: Vec<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
+    ids.sort_unstable();
+    format!(
+        "digest-{:016x}",
+        xxhash_rust::xxh3::xxh3_64(ids.join(",").as_bytes())
+    )
 }
 
 /// The other feeds that carried an alert's story, as recorded so far.

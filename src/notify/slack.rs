@@ -88,6 +88,32 @@ pub fn payload(alert: &Alert, also_reported_by: &[String], mention: Option<&str>
     })
 }
 
+/// One message listing the alerts a flood guard held back, each headline linked and escaped.
+pub fn digest_payload(alerts: &[Alert], mention: Option<&str>) -> Value {
+    let prefix = mention.map(|m| format!("{m} ")).unwrap_or_default();
+    let lines: Vec<String> = alerts
+        .iter()
+        .map(|alert| {
+            let title = escape(&alert.article.title);
+            let headline = match alert.article.link.as_deref().and_then(safe_link) {
+                Some(link) => format!("<{link}|{title}>"),
+                None => title,
+            };
+            format!("• {headline} ({})", escape(&alert.article.feed))
+        })
+        .collect();
+    let heading = format!("{prefix}{} more alerts (flood guard digest)", alerts.len());
+    json!({
+        "text": heading,
+        "unfurl_links": false,
+        "unfurl_media": false,
+        "blocks": [
+            { "type": "section", "text": { "type": "mrkdwn", "text": format!("*{heading}*") } },
+            { "type": "section", "text": { "type": "mrkdwn", "text": lines.join("\n") } }
+        ]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

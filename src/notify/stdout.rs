@@ -54,6 +54,30 @@ pub fn render(alert: &Alert, also_reported_by: &[String]) -> String {
     out
 }
 
+/// Writes a flood-guard digest: a heading, then each held alert.
+///
+/// # Errors
+/// When standard output is closed.
+pub fn write_digest(digest_id: &str, alerts: &[Alert], json: bool) -> std::io::Result<()> {
+    let text = if json {
+        let mut line = super::webhook::digest_payload(digest_id, alerts).to_string();
+        line.push('\n');
+        line
+    } else {
+        let mut out = format!(
+            "DIGEST {} alerts held by the flood guard ({digest_id})\n",
+            alerts.len()
+        );
+        for alert in alerts {
+            out.push_str(&render(alert, &[]));
+        }
+        out
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
 fn printable(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).collect()
 }

@@ -35,6 +35,18 @@ pub fn payload(alert: &Alert, also_reported_by: &[String]) -> Value {
     })
 }
 
+/// The body of a digest: the alerts a flood guard held back, each as its own alert body.
+pub fn digest_payload(digest_id: &str, alerts: &[Alert]) -> Value {
+    let bodies: Vec<Value> = alerts.iter().map(|a| payload(a, &[])).collect();
+    json!({
+        "version": PAYLOAD_VERSION,
+        "type": "parleyd.digest",
+        "id": digest_id,
+        "count": alerts.len(),
+        "alerts": bodies,
+    })
+}
+
 /// The key bytes of a Standard Webhooks secret (`whsec_` + base64), or `None` if malformed.
 pub fn decode_secret(secret: &str) -> Option<Vec<u8>> {
     use base64::Engine;

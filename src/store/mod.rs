@@ -60,6 +60,9 @@ pub struct SentAlert {
     pub alert: Alert,
     /// When the sink answered 2xx.
     pub sent_at: DateTime<Utc>,
+    /// The digest it went out in, if it did not go out alone.
+    #[serde(default)]
+    pub digest: Option<String>,
 }
 
 /// A story that has alerted: later relevant articles about the same event join it instead
@@ -526,11 +529,13 @@ impl Store {
         key: &[u8],
         alert: &Alert,
         at: DateTime<Utc>,
+        digest: Option<&str>,
     ) -> Result<(), StoreError> {
         let sent_key = keys::sent_key(&alert.sink, &alert.id);
         let record = keys::encode(&SentAlert {
             alert: alert.clone(),
             sent_at: at,
+            digest: digest.map(str::to_string),
         });
         (&self.outbox, &self.sent)
             .transaction(|(outbox, sent)| {
@@ -539,6 +544,40 @@ impl Store {
                 Ok::<_, ConflictableTransactionError<Infallible>>(())
             })
             .map_err(tx_error("mark sent"))
+    }
+
+    /// Messages a sink was sent since `since` (an alert alone, or one digest of several),
+    /// and when the oldest of them was sent.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn messages_sent_since(
+        &self,
+        sink: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(u32, Option<DateTime<Utc>>), StoreError> {
+        let mut count = 0;
+        let mut digests: Vec<String> = Vec::new();
+        let mut oldest: Option<DateTime<Utc>> = None;
+        for item in self.sent.scan_prefix(keys::sink_prefix(sink)) {
+            let (_, value) = item.map_err(io("sent scan"))?;
+            let Ok(sent) = keys::decode::<SentAlert>(&value) else {
+                continue;
+            };
+            if sent.sent_at < since {
+                continue;
+            }
+            oldest = Some(oldest.map_or(sent.sent_at, |o| o.min(sent.sent_at)));
+            match sent.digest {
+                Some(digest) if digests.contains(&digest) => {}
+                Some(digest) => {
+                    digests.push(digest);
+                    count += 1;
+                }
+                None => count += 1,
+            }
+        }
+        Ok((count, oldest))
     }
 
     /// Whether an alert id was delivered to a sink.
@@ -694,6 +733,7 @@ fn apply_commit(
                             attempts: 0,
                             next_attempt: commit.now,
                             last_error: None,
+                            held: false,
                         };
                         trees
                             .outbox
