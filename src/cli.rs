@@ -440,6 +440,16 @@ fn list_alerts(path: &Path, only: Option<AlertState>, json: bool) -> Result<Exit
             AlertState::Dead => "dead",
         };
         if json {
+            let also: Vec<String> = store
+                .story(&alert.id)?
+                .map(|story| {
+                    story
+                        .reported_by
+                        .into_iter()
+                        .filter(|feed| *feed != alert.article.feed)
+                        .collect()
+                })
+                .unwrap_or_default();
             let line = serde_json::json!({
                 "state": state_name,
                 "id": alert.id,
@@ -454,6 +464,7 @@ fn list_alerts(path: &Path, only: Option<AlertState>, json: bool) -> Result<Exit
                 "title": alert.article.title,
                 "link": alert.article.link,
                 "feed": alert.article.feed,
+                "also_reported_by": also,
             });
             writeln!(out, "{line}")?;
         } else {

@@ -418,3 +418,62 @@ url = "{healthy}"
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_or_redated_item_does_not_alert_again() {
+    let feeds = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    let dir = TestDir::new();
+    let config = dir.config(&format!(
+        "[poll]\nalert_on_first_poll = true\n[[feeds]]\nurl = \"{}\"\n\
+         [[sinks]]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        feeds.url("/feed.xml"),
+        receiver.url("/hook")
+    ));
+    let item = |title: &str, date: &str, guid: bool| {
+        let guid = if guid { "<guid>edit-1</guid>" } else { "" };
+        format!(
+            "<rss version=\"2.0\"><channel><title>t</title><item>{guid}<title>{title}</title>\
+             <link>https://news.example/edit-1</link><pubDate>{date}</pubDate></item></channel></rss>"
+        )
+    };
+    let now = chrono::Utc::now();
+    let today = now.to_rfc2822();
+    let later = (now + chrono::Duration::hours(2)).to_rfc2822();
+    feeds.set(
+        "/feed.xml",
+        Route::ok(
+            "application/rss+xml",
+            item("US and Iran resume talks in Oman", &today, true),
+        ),
+    );
+    assert_eq!(once(&config, &[]).await.code, Some(0));
+    assert_eq!(receiver.received().len(), 1);
+    // The publisher rewrites the headline and re-dates the item.
+    feeds.set(
+        "/feed.xml",
+        Route::ok(
+            "application/rss+xml",
+            item(
+                "UPDATE: US and Iran resume nuclear talks in Muscat, Oman",
+                &later,
+                true,
+            ),
+        ),
+    );
+    assert_eq!(once(&config, &[]).await.code, Some(0));
+    // And later drops the guid, leaving only the same link.
+    feeds.set(
+        "/feed.xml",
+        Route::ok(
+            "application/rss+xml",
+            item("US, Iran resume talks", &later, false),
+        ),
+    );
+    assert_eq!(once(&config, &[]).await.code, Some(0));
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "edits and re-dating alerted again"
+    );
+}
