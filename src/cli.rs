@@ -440,16 +440,7 @@ fn list_alerts(path: &Path, only: Option<AlertState>, json: bool) -> Result<Exit
             AlertState::Dead => "dead",
         };
         if json {
-            let also: Vec<String> = store
-                .story(&alert.id)?
-                .map(|story| {
-                    story
-                        .reported_by
-                        .into_iter()
-                        .filter(|feed| *feed != alert.article.feed)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let also = store.also_reported_by(alert)?;
             let line = serde_json::json!({
                 "state": state_name,
                 "id": alert.id,

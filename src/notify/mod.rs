@@ -102,11 +102,7 @@ impl Notifier {
     ) -> Result<(), DeliveryError> {
         match &sink.kind {
             SinkKind::Stdout { json } => {
-                stdout::write(alert, also_reported_by, *json).map_err(|err| DeliveryError {
-                    sink: sink.name.clone(),
-                    reason: format!("cannot write to standard output: {err}"),
-                    retry_after: None,
-                })
+                stdout::write(alert, also_reported_by, *json).map_err(|e| stdout_error(sink, e))
             }
             SinkKind::Slack { url, mention } => {
                 let body = slack::payload(alert, also_reported_by, mention.as_deref());
@@ -224,7 +220,7 @@ impl Notifier {
         mut alert: Alert,
         report: &mut DeliveryReport,
     ) -> Result<bool, StoreError> {
-        let also = also_reported_by(store, &alert)?;
+        let also = store.also_reported_by(&alert)?;
         match self.send(sink, &alert, &also).await {
             Ok(()) => {
                 store.mark_sent(&key, &alert, Utc::now(), None)?;
@@ -279,11 +275,7 @@ impl Notifier {
     ) -> Result<(), DeliveryError> {
         match &sink.kind {
             SinkKind::Stdout { json } => {
-                stdout::write_digest(digest_id, alerts, *json).map_err(|err| DeliveryError {
-                    sink: sink.name.clone(),
-                    reason: format!("cannot write to standard output: {err}"),
-                    retry_after: None,
-                })
+                stdout::write_digest(digest_id, alerts, *json).map_err(|e| stdout_error(sink, e))
             }
             SinkKind::Slack { url, mention } => {
                 let body = slack::digest_payload(alerts, mention.as_deref());
@@ -418,18 +410,13 @@ fn digest_id(alerts: &[Alert]) -> String {
     )
 }
 
-/// The other feeds that carried an alert's story, as recorded so far.
-fn also_reported_by(store: &Store, alert: &Alert) -> Result<Vec<String>, StoreError> {
-    Ok(store
-        .story(&alert.id)?
-        .map(|story| {
-            story
-                .reported_by
-                .into_iter()
-                .filter(|feed| *feed != alert.article.feed)
-                .collect()
-        })
-        .unwrap_or_default())
+/// A failure to write to standard output, as a delivery error.
+fn stdout_error(sink: &SinkConfig, err: std::io::Error) -> DeliveryError {
+    DeliveryError {
+        sink: sink.name.clone(),
+        reason: format!("cannot write to standard output: {err}"),
+        retry_after: None,
+    }
 }
 
 /// Exponential back-off with jitter; see [`Notifier::retry_delay`].

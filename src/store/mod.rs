@@ -410,6 +410,23 @@ impl Store {
         Ok(recent)
     }
 
+    /// The feeds other than the alert's own that carried its story so far.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn also_reported_by(&self, alert: &Alert) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .story(&alert.id)?
+            .map(|story| {
+                story
+                    .reported_by
+                    .into_iter()
+                    .filter(|feed| *feed != alert.article.feed)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// The story an alert belongs to, with every feed that reported it.
     ///
     /// # Errors
