@@ -1,27 +1,15 @@
 //! The parser on the feedparser test suite's feeds (tests/fixtures/feedparser, BSD licence,
 //! see LICENSE.feedparser there): real-world dialects, encodings and breakage.
 //!
-//! Guaranteed here: no input makes the parser panic or hang; every error names the feed; every
-//! file the suite calls well-formed parses, apart from a named list that the lenient-parsing
-//! work (issue 4) is to recover; and the share of the suite's title, link and id
-//! expectations that parleyd meets does not fall below the recorded floor.
+//! Guaranteed here: no input makes the parser panic or hang; every error names the feed;
+//! every file the suite calls well-formed parses; ill-formed files are read where they hold
+//! anything readable; undeclared legacy charsets are detected; and the share of the suite's
+//! title, link and id expectations that parleyd meets does not fall below the recorded
+//! floor.
 
 use parleyd::parse::{ParseError, ParsedFeed, Source, parse_feed, plain_text};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-
-/// Well-formed files feed-rs 3 still rejects: Atom text constructs whose `type` is a MIME
-/// type or empty. Recovering them is issue 4's work.
-const KNOWN_WELLFORMED_FAILURES: &[&str] = &[
-    "wellformed/amp/attr04.xml",
-    "wellformed/amp/attr05.xml",
-    "wellformed/amp/attr06.xml",
-    "wellformed/atom10/entry_summary_base64.xml",
-    "wellformed/atom10/entry_title_base64.xml",
-    "wellformed/atom10/entry_title_type_empty-no-crash.xml",
-    "wellformed/atom10/feed_subtitle_base64.xml",
-    "wellformed/atom10/feed_title_base64.xml",
-];
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feedparser")
@@ -79,14 +67,49 @@ fn no_fixture_panics_and_every_error_names_its_feed() {
 }
 
 #[test]
-fn wellformed_fixtures_parse() {
+fn every_wellformed_fixture_parses() {
     let failures: Vec<String> = manifest()
         .iter()
         .filter(|case| case.wellformed)
         .filter_map(|case| parse_fixture(&case.path).err().map(|e| e.to_string()))
-        .filter(|err| !KNOWN_WELLFORMED_FAILURES.iter().any(|k| err.contains(k)))
         .collect();
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn illformed_fixtures_are_read_or_reported() {
+    let mut read = 0;
+    let mut reported = Vec::new();
+    for case in manifest().iter().filter(|case| !case.wellformed) {
+        match parse_fixture(&case.path) {
+            Ok(_) => read += 1,
+            Err(err) => reported.push(err.to_string()),
+        }
+    }
+    println!(
+        "illformed: {read} read, {} reported: {reported:#?}",
+        reported.len()
+    );
+    // Only documents with nothing in them to read may fail.
+    assert!(reported.len() <= 2, "{reported:#?}");
+}
+
+#[test]
+fn undeclared_legacy_charsets_are_detected() {
+    for (path, expected) in [
+        (
+            "illformed/chardet/koi8r.xml",
+            "Как пережить новогоднюю ночь",
+        ),
+        (
+            "illformed/chardet/shiftjis.xml",
+            "DrecomRSSに記事投稿が反映されない",
+        ),
+    ] {
+        let feed = parse_fixture(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let title = &feed.articles[0].title;
+        assert!(title.starts_with(expected), "{path}: {title}");
+    }
 }
 
 #[test]
@@ -232,7 +255,7 @@ fn title_link_and_id_expectations_are_met() {
     );
 }
 
-const FLOOR: usize = 44;
+const FLOOR: usize = 64;
 
 #[test]
 fn python_literals_decode() {

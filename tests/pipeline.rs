@@ -243,6 +243,10 @@ url = "{html}"
 name = "html page"
 
 [[feeds]]
+url = "{truncated}"
+name = "truncated"
+
+[[feeds]]
 url = "{good}"
 name = "good feed"
 
@@ -253,13 +257,21 @@ url = "${{HOOK_URL}}"
         broken = feeds.url("/broken.xml"),
         down = feeds.url("/down.xml"),
         html = feeds.url("/page.html"),
+        truncated = feeds.url("/truncated.xml"),
         good = feeds.url("/good.xml"),
     ));
     feeds.set(
         "/broken.xml",
         Route::ok(
             "application/rss+xml",
-            "<rss version=\"2.0\"><channel><item><title>cut off",
+            "<<< this is not XML, JSON or anything >>>",
+        ),
+    );
+    feeds.set(
+        "/truncated.xml",
+        Route::ok(
+            "application/rss+xml",
+            "<rss version=\"2.0\"><channel><item><title>Markets close higher</title></item><item><title>cut off",
         ),
     );
     feeds.set("/down.xml", Route::status(500));
@@ -289,7 +301,11 @@ url = "${{HOOK_URL}}"
         .filter(|l| l.contains("Feed poll failed"))
         .collect();
     assert_eq!(failures.len(), 3, "{}", run.stderr);
-    assert!(failures.iter().any(|l| l.contains("feed=broken xml")));
+    assert!(
+        failures.iter().any(|l| l.contains("feed=broken xml")),
+        "{}",
+        run.stderr
+    );
     assert!(
         failures
             .iter()
@@ -301,7 +317,12 @@ url = "${{HOOK_URL}}"
             .any(|l| l.contains("feed=html page") && l.contains("got an HTML page"))
     );
     assert!(
-        run.stderr.contains("feeds_ok=1 feeds_failed=3"),
+        run.stderr.contains("feed=truncated") && run.stderr.contains("read leniently"),
+        "a truncated feed's items still come through: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("feeds_ok=2 feeds_failed=3"),
         "{}",
         run.stderr
     );

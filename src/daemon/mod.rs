@@ -209,6 +209,9 @@ impl Pipeline {
         }
         let parsed = parse_off_thread(feed, body.bytes, body.content_type, now).await?;
         let items = parsed.articles.len();
+        if let Some(reason) = &parsed.recovered {
+            tracing::warn!(feed = %feed.name, %reason, "Feed is not valid; its items were read leniently.");
+        }
         if items == 0 {
             tracing::warn!(feed = %feed.name, "Feed parsed but has no items.");
         }

@@ -8,6 +8,12 @@
 //! RSS 2.0; a panic inside the parser becomes that feed's error. Keys never depend on
 //! feed-rs's generated ids, which are random for items with neither guid nor link.
 
+mod date;
+mod repair;
+mod salvage;
+
+pub use date::parse_date;
+
 use crate::model::Article;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use feed_rs::model::{Entry, Link};
@@ -40,6 +46,9 @@ pub struct ParsedFeed {
     pub title: Option<String>,
     /// Its entries, in feed order.
     pub articles: Vec<Article>,
+    /// When the strict parser could not read it all and the items were read leniently:
+    /// why.
+    pub recovered: Option<String>,
 }
 
 /// Why a body could not be read as a feed. Each variant names the feed.
@@ -98,50 +107,148 @@ pub fn parse_feed(
             feed: source.name.to_string(),
         });
     }
-    let prepared = normalise_rss_root(&text);
+    let prepared = prepare(&text);
+    let strict = parse_strict(&prepared, source);
+    let expected = salvage::count_items(&prepared);
+    match strict {
+        Ok(feed) if feed.entries.len() >= expected => Ok(from_feed_rs(&feed, source, now)),
+        Ok(feed) => {
+            // feed-rs read fewer items than the document has (RSS 1.0 items without a
+            // link, unknown namespaces): take the lenient reading if it finds more.
+            let salvaged = salvage::salvage_xml(&prepared);
+            if salvaged.items.len() > feed.entries.len() {
+                let reason = format!(
+                    "the strict parser read {} of {} items",
+                    feed.entries.len(),
+                    salvaged.items.len()
+                );
+                Ok(from_salvage(salvaged, source, now, reason))
+            } else {
+                Ok(from_feed_rs(&feed, source, now))
+            }
+        }
+        Err(StrictError::Panicked(message)) => Err(ParseError::Panicked {
+            feed: source.name.to_string(),
+            message,
+        }),
+        Err(StrictError::Rejected(err)) if is_channelless_rss(&err, &prepared) => {
+            // `<rss></rss>` with no channel: a feed with nothing in it, not a broken one.
+            Ok(ParsedFeed {
+                title: None,
+                articles: Vec::new(),
+                recovered: None,
+            })
+        }
+        Err(StrictError::Rejected(err)) => {
+            let reason = describe_parse_error(&err, trimmed);
+            let salvaged = if prepared.trim_start().starts_with(['{', '[']) {
+                salvage::salvage_json(&prepared).unwrap_or_default()
+            } else {
+                salvage::salvage_xml(&prepared)
+            };
+            if salvaged.items.is_empty() {
+                return Err(ParseError::Invalid {
+                    feed: source.name.to_string(),
+                    reason,
+                });
+            }
+            Ok(from_salvage(salvaged, source, now, reason))
+        }
+    }
+}
+
+/// The rewrites applied before the strict parser sees a document.
+fn prepare(text: &str) -> String {
+    let text = normalise_rss_root(text);
+    let text = repair::drop_rss_default_namespace(&text);
+    let text = repair::atom03_to_atom10(&text);
+    repair::normalise_text_types(&text).into_owned()
+}
+
+enum StrictError {
+    Rejected(feed_rs::parser::ParseFeedError),
+    Panicked(String),
+}
+
+/// feed-rs on the prepared text; on an XML error, once more with bare `&` escaped.
+fn parse_strict(text: &str, source: Source<'_>) -> Result<feed_rs::model::Feed, StrictError> {
+    match parse_once(text, source) {
+        Err(StrictError::Rejected(feed_rs::parser::ParseFeedError::XmlReader(_))) => {
+            match repair::escape_bare_ampersands(text) {
+                std::borrow::Cow::Owned(repaired) => parse_once(&repaired, source),
+                std::borrow::Cow::Borrowed(_) => parse_once(text, source),
+            }
+        }
+        other => other,
+    }
+}
+
+fn parse_once(text: &str, source: Source<'_>) -> Result<feed_rs::model::Feed, StrictError> {
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(source.url.as_str()))
         // An empty id marks "the source gave none"; article_key then derives a stable one.
         .id_generator(|_links, _title, _uri| String::new())
+        .timestamp_parser(date::parse_date)
         .build();
-    let result = catch_unwind(AssertUnwindSafe(|| parser.parse(prepared.as_bytes())));
-    let feed = match result {
-        Ok(Ok(feed)) => feed,
-        Ok(Err(err)) if is_channelless_rss(&err, &prepared) => {
-            // `<rss></rss>` with no channel: a feed with nothing in it, not a broken one.
-            return Ok(ParsedFeed {
-                title: None,
-                articles: Vec::new(),
-            });
-        }
-        Ok(Err(err)) => {
-            return Err(ParseError::Invalid {
-                feed: source.name.to_string(),
-                reason: describe_parse_error(&err, trimmed),
-            });
-        }
-        Err(panic) => {
-            let message = panic
+    match catch_unwind(AssertUnwindSafe(|| parser.parse(text.as_bytes()))) {
+        Ok(Ok(feed)) => Ok(feed),
+        Ok(Err(err)) => Err(StrictError::Rejected(err)),
+        Err(panic) => Err(StrictError::Panicked(
+            panic
                 .downcast_ref::<&str>()
                 .map(|s| (*s).to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            return Err(ParseError::Panicked {
-                feed: source.name.to_string(),
-                message,
-            });
-        }
-    };
-    let title = feed
-        .title
-        .as_ref()
-        .map(|t| truncate_chars(plain_title(&t.content), MAX_TITLE_CHARS));
-    let articles = feed
-        .entries
-        .iter()
-        .map(|entry| entry_to_article(entry, source, now))
-        .collect();
-    Ok(ParsedFeed { title, articles })
+                .unwrap_or_else(|| "unknown panic".to_string()),
+        )),
+    }
+}
+
+fn from_feed_rs(feed: &feed_rs::model::Feed, source: Source<'_>, now: DateTime<Utc>) -> ParsedFeed {
+    ParsedFeed {
+        title: feed
+            .title
+            .as_ref()
+            .map(|t| truncate_chars(plain_title(&t.content), MAX_TITLE_CHARS)),
+        articles: feed
+            .entries
+            .iter()
+            .map(|entry| entry_to_article(entry, source, now))
+            .collect(),
+        recovered: None,
+    }
+}
+
+fn from_salvage(
+    salvaged: salvage::Salvaged,
+    source: Source<'_>,
+    now: DateTime<Utc>,
+    reason: String,
+) -> ParsedFeed {
+    ParsedFeed {
+        title: salvaged
+            .title
+            .map(|t| truncate_chars(plain_title(&t), MAX_TITLE_CHARS)),
+        articles: salvaged
+            .items
+            .into_iter()
+            .map(|item| {
+                let link = item
+                    .link
+                    .as_deref()
+                    .and_then(|l| resolve_link(l, source.url));
+                build_article(
+                    item.id.as_deref().unwrap_or(""),
+                    item.title.as_deref().unwrap_or(""),
+                    item.summary.as_deref().unwrap_or(""),
+                    link,
+                    item.date.as_deref().and_then(date::parse_date),
+                    source,
+                    now,
+                )
+            })
+            .collect(),
+        recovered: Some(format!("{reason}; items read leniently")),
+    }
 }
 
 fn describe_parse_error(err: &feed_rs::parser::ParseFeedError, text: &str) -> String {
@@ -267,7 +374,7 @@ pub fn decode_to_utf8<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Cow<'a
         (Some(enc), _) if enc == encoding_rs::UTF_8 => None,
         (Some(enc), _) => Some(enc),
         (None, Some(_)) => None,
-        (None, None) => Some(encoding_rs::WINDOWS_1252),
+        (None, None) => Some(detect_charset(bytes)),
     };
     match (encoding, valid_utf8) {
         (None, Some(text)) => declare_utf8(text),
@@ -277,6 +384,14 @@ pub fn decode_to_utf8<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Cow<'a
             Cow::Owned(declare_utf8(&text).into_owned())
         }
     }
+}
+
+/// The likeliest charset of text that declares none and is not UTF-8.
+fn detect_charset(bytes: &[u8]) -> &'static encoding_rs::Encoding {
+    // Only reached for bytes that are not valid UTF-8, so UTF-8 is no candidate.
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    detector.feed(bytes, true);
+    detector.guess(None, chardetng::Utf8Detection::Deny)
 }
 
 fn decode_utf32_bom(bytes: &[u8]) -> Option<String> {
@@ -360,11 +475,7 @@ fn declare_utf8(text: &str) -> Cow<'_, str> {
 /// Every entry becomes an article, even one with nothing but an author: a feed that has
 /// items must never look empty. Such an entry gets a content-hash key and cannot alert.
 fn entry_to_article(entry: &Entry, source: Source<'_>, now: DateTime<Utc>) -> Article {
-    let title = entry
-        .title
-        .as_ref()
-        .map(|t| truncate_chars(plain_title(&t.content), MAX_TITLE_CHARS))
-        .unwrap_or_default();
+    let title = entry.title.as_ref().map_or("", |t| t.content.as_str());
     let summary_html = entry
         .summary
         .as_ref()
@@ -372,18 +483,38 @@ fn entry_to_article(entry: &Entry, source: Source<'_>, now: DateTime<Utc>) -> Ar
         .filter(|s| !s.trim().is_empty())
         .or_else(|| entry.content.as_ref().and_then(|c| c.body.as_deref()))
         .unwrap_or("");
+    build_article(
+        &entry.id,
+        title,
+        summary_html,
+        pick_link(&entry.links, source.url),
+        entry.published.or(entry.updated),
+        source,
+        now,
+    )
+}
+
+/// An article from an item's parts, whichever reader found them: plain-text title and
+/// summary, a link (else an http(s) id), a sane date, and a stable key.
+fn build_article(
+    id: &str,
+    title: &str,
+    summary_html: &str,
+    link: Option<String>,
+    date: Option<DateTime<Utc>>,
+    source: Source<'_>,
+    now: DateTime<Utc>,
+) -> Article {
+    let title = truncate_chars(plain_title(title), MAX_TITLE_CHARS);
     let summary = truncate_chars(plain_text(summary_html), MAX_SUMMARY_CHARS);
     // RSS guids are permalinks unless marked otherwise; with no <link>, an http(s) guid is
     // the best link there is.
-    let link = pick_link(&entry.links, source.url).or_else(|| {
-        let id = entry.id.trim();
+    let link = link.or_else(|| {
+        let id = id.trim();
         (id.starts_with("http://") || id.starts_with("https://")).then(|| id.to_string())
     });
-    let published = entry
-        .published
-        .or(entry.updated)
-        .filter(|date| *date <= now + ChronoDuration::hours(MAX_FUTURE_SKEW_HOURS));
-    let key = article_key(&entry.id, link.as_deref(), &title, &summary, published);
+    let published = date.filter(|date| *date <= now + ChronoDuration::hours(MAX_FUTURE_SKEW_HOURS));
+    let key = article_key(id, link.as_deref(), &title, &summary, published);
     Article {
         key,
         feed: source.name.to_string(),
@@ -452,7 +583,12 @@ fn pick_link(links: &[Link], base: &Url) -> Option<String> {
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|rel| rel == "alternate"))
         .or_else(|| links.first())?;
-    let href = link.href.trim();
+    resolve_link(&link.href, base)
+}
+
+/// A link made absolute against the feed's URL where it is relative.
+fn resolve_link(href: &str, base: &Url) -> Option<String> {
+    let href = href.trim();
     if href.is_empty() {
         return None;
     }
