@@ -44,6 +44,14 @@ enum Command {
         #[arg(long)]
         profile: Option<PathBuf>,
     },
+    /// Print what parleyd reads from one feed: one JSON line per article with its verdict.
+    Preview {
+        /// A feed URL (http, https, file) or a path to a feed file.
+        target: String,
+        /// A profile file; the built-in default profile when absent.
+        #[arg(long)]
+        profile: Option<PathBuf>,
+    },
     /// Score the classifier on a labelled JSON Lines file (a `label` field on each line).
     Eval {
         /// The labelled file.
@@ -127,6 +135,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Once => run_once(&cli.config),
         Command::CheckConfig => check_config(&cli.config),
         Command::Classify { profile } => classify(profile.as_deref()),
+        Command::Preview { target, profile } => preview(&target, profile.as_deref()),
         Command::Eval {
             file,
             profile,
@@ -382,6 +391,80 @@ fn classify(profile: Option<&Path>) -> Result<ExitCode> {
         eprintln!("parleyd: {bad_lines} input line(s) were not article objects");
         ExitCode::from(1)
     })
+}
+
+fn preview(target: &str, profile: Option<&Path>) -> Result<ExitCode> {
+    telemetry::init("warn", LogFormat::Human);
+    let url = match url::Url::parse(target) {
+        Ok(url) if matches!(url.scheme(), "http" | "https" | "file") => url,
+        _ => {
+            let path = std::fs::canonicalize(target)
+                .with_context(|| format!("{target} is neither a feed URL nor a readable file"))?;
+            url::Url::from_file_path(&path)
+                .map_err(|()| anyhow::anyhow!("cannot make a file URL of {}", path.display()))?
+        }
+    };
+    let feed = parleyd::config::FeedConfig {
+        name: parleyd::config::display_url(&url),
+        url,
+        interval: parleyd::config::DEFAULT_INTERVAL,
+        alert_on_first_poll: false,
+    };
+    let classifier = load_classifier(profile)?;
+    let poller = parleyd::poll::Poller::new(&parleyd::config::PollConfig::default())?;
+    let fetched =
+        runtime()?.block_on(poller.fetch(&feed, &parleyd::poll::Validators::default()))?;
+    let parleyd::poll::Fetched::Body(body) = fetched else {
+        anyhow::bail!(
+            "{}: the server answered 304 Not Modified to an unconditional request",
+            feed.name
+        );
+    };
+    let parsed = parleyd::parse::parse_feed(
+        &body.bytes,
+        body.content_type.as_deref(),
+        parleyd::parse::Source {
+            name: &feed.name,
+            url: &feed.url,
+        },
+        chrono::Utc::now(),
+    )?;
+    eprintln!(
+        "{}: {} item(s){}{}",
+        feed.name,
+        parsed.articles.len(),
+        parsed
+            .title
+            .as_deref()
+            .map(|t| format!(", feed title \"{t}\""))
+            .unwrap_or_default(),
+        parsed
+            .recovered
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for article in &parsed.articles {
+        let verdict = classifier.classify_article(article);
+        let line = serde_json::json!({
+            "key": article.key,
+            "title": article.title,
+            "link": article.link,
+            "published": article.published.map(|p| p.to_rfc3339()),
+            "summary": article.summary,
+            "verdict": {
+                "relevant": verdict.relevant,
+                "event": verdict.event,
+                "score": verdict.score,
+                "reasons": verdict.reasons,
+            },
+        });
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn open_store(config: &Config) -> Result<parleyd::Store> {

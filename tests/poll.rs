@@ -180,3 +180,61 @@ async fn a_legacy_charset_from_the_http_header_reaches_the_alert_intact() {
         "US and Iran hold talks in Genève"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_prints_each_article_with_its_verdict() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/feed.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss(&[
+                (
+                    "a",
+                    "US and Iran resume talks in Oman",
+                    "Envoys met on Saturday.",
+                ),
+                ("b", "Markets edge higher", ""),
+            ]),
+        ),
+    );
+    // RSS 1.0 items without <link>, which the strict parser drops.
+    server.set(
+        "/rdf.xml",
+        Route::ok(
+            "application/rdf+xml",
+            "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"http://purl.org/rss/1.0/\">\
+             <channel rdf:about=\"http://x/\"><title>RDF</title></channel>\
+             <item rdf:about=\"http://x/1\"><title>One</title></item>\
+             <item rdf:about=\"http://x/2\"><title>Two</title></item></rdf:RDF>",
+        ),
+    );
+    let run = parleyd(&["preview", &server.url("/feed.xml")], &[], b"").await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["key"], "id:a");
+    assert_eq!(lines[0]["link"], "https://rss.example/a");
+    assert_eq!(lines[0]["summary"], "Envoys met on Saturday.");
+    assert!(lines[0]["published"].is_string());
+    assert_eq!(lines[0]["verdict"]["relevant"], true);
+    assert_eq!(lines[1]["verdict"]["relevant"], false);
+    assert!(run.stderr.contains("2 item(s)"), "{}", run.stderr);
+
+    let rdf = parleyd(&["preview", &server.url("/rdf.xml")], &[], b"").await;
+    assert_eq!(rdf.code, Some(0), "{}", rdf.stderr);
+    assert_eq!(rdf.stdout.lines().count(), 2, "{}", rdf.stderr);
+    assert!(
+        rdf.stdout.contains("\"link\":\"http://x/2\""),
+        "{}",
+        rdf.stdout
+    );
+
+    let missing = parleyd(&["preview", &server.url("/missing.xml")], &[], b"").await;
+    assert_eq!(missing.code, Some(2));
+    assert!(missing.stderr.contains("HTTP 404"), "{}", missing.stderr);
+}

@@ -93,6 +93,20 @@ pub struct PollConfig {
     pub max_article_age: Duration,
 }
 
+impl Default for PollConfig {
+    fn default() -> PollConfig {
+        PollConfig {
+            interval: DEFAULT_INTERVAL,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            concurrency: DEFAULT_CONCURRENCY,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            alert_on_first_poll: false,
+            max_article_age: DEFAULT_MAX_ARTICLE_AGE,
+        }
+    }
+}
+
 /// `[classifier]`.
 #[derive(Debug, Clone)]
 pub struct ClassifierConfig {
