@@ -72,6 +72,12 @@ enum Command {
         #[arg(long)]
         min_f1: Option<f64>,
     },
+    /// Show each feed's health: last success, last error, failures in a row, items, next poll.
+    Feeds {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// List alerts (pending, sent, dead), re-queue dead ones, or send a test alert.
     Alerts {
         #[command(subcommand)]
@@ -136,6 +142,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::CheckConfig => check_config(&cli.config),
         Command::Classify { profile } => classify(profile.as_deref()),
         Command::Preview { target, profile } => preview(&target, profile.as_deref()),
+        Command::Feeds { json } => feeds(&cli.config, json),
         Command::Eval {
             file,
             profile,
@@ -464,6 +471,71 @@ fn preview(target: &str, profile: Option<&Path>) -> Result<ExitCode> {
         out.write_all(b"\n")?;
     }
     out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn feeds(path: &Path, json: bool) -> Result<ExitCode> {
+    let config = Config::load(path)?;
+    let store = open_store(&config)?;
+    let mut out = std::io::stdout().lock();
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or_else(
+            || "-".to_string(),
+            |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        )
+    };
+    if !json {
+        writeln!(
+            out,
+            "{:<24} {:<8} {:<19}  {:<19}  {:>4} {:>6}  LAST ERROR",
+            "FEED", "HEALTH", "LAST SUCCESS", "NEXT POLL", "FAIL", "ITEMS"
+        )?;
+    }
+    for feed in &config.feeds {
+        let state = store.feed_state(feed.url.as_str())?.unwrap_or_default();
+        let health = if state.consecutive_failures > 0 {
+            "failing"
+        } else if state.last_success.is_some() {
+            "ok"
+        } else {
+            "new"
+        };
+        if json {
+            let line = serde_json::json!({
+                "name": feed.name,
+                "url": feed.display_url(),
+                "health": health,
+                "last_success": state.last_success.map(|t| t.to_rfc3339()),
+                "last_attempt": state.last_attempt.map(|t| t.to_rfc3339()),
+                "last_error": state.last_error,
+                "last_error_kind": state.last_error_kind,
+                "consecutive_failures": state.consecutive_failures,
+                "items_seen": state.items_seen,
+                "next_poll": state.next_poll.map(|t| t.to_rfc3339()),
+                "moved_to": state.moved_to,
+                "title": state.title,
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            let error = match (&state.last_error_kind, state.consecutive_failures) {
+                (Some(kind), n) if n > 0 => {
+                    format!("{kind}: {}", state.last_error.as_deref().unwrap_or(""))
+                }
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "{:<24} {:<8} {:<19}  {:<19}  {:>4} {:>6}  {}",
+                feed.name.chars().take(24).collect::<String>(),
+                health,
+                time(state.last_success),
+                time(state.next_poll),
+                state.consecutive_failures,
+                state.items_seen,
+                error.chars().take(100).collect::<String>(),
+            )?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -29,8 +29,8 @@ pub struct Validators {
 pub enum Fetched {
     /// The server answered 304: nothing changed since the validators were issued.
     NotModified,
-    /// A new body.
-    Body(Body),
+    /// A new body (boxed: it is large, and a 304 is the common answer).
+    Body(Box<Body>),
 }
 
 /// A fetched body with the metadata the later stages need.
@@ -44,6 +44,10 @@ pub struct Body {
     pub validators: Validators,
     /// The HTTP status (200 for files).
     pub status: u16,
+    /// `Cache-Control: max-age` (or `s-maxage`), the server's own refresh hint.
+    pub max_age: Option<Duration>,
+    /// The URL the body came from, when redirects led elsewhere.
+    pub final_url: Option<url::Url>,
 }
 
 /// Why a fetch failed. Each variant names the feed.
@@ -211,6 +215,7 @@ impl Poller {
             return Err(too_large());
         }
         let headers = response.headers().clone();
+        let final_url = (response.url() != &feed.url).then(|| response.url().clone());
         let mut bytes = Vec::new();
         while let Some(chunk) = response
             .chunk()
@@ -222,7 +227,7 @@ impl Poller {
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(Fetched::Body(Body {
+        Ok(Fetched::Body(Box::new(Body {
             bytes,
             content_type: header_string(&headers, CONTENT_TYPE),
             validators: Validators {
@@ -230,7 +235,9 @@ impl Poller {
                 last_modified: header_string(&headers, LAST_MODIFIED),
             },
             status: status.as_u16(),
-        }))
+            max_age: cache_max_age(&headers),
+            final_url,
+        })))
     }
 
     async fn fetch_file(&self, feed: &FeedConfig) -> Result<Fetched, PollError> {
@@ -257,12 +264,14 @@ impl Poller {
                 limit: self.max_body_bytes,
             });
         }
-        Ok(Fetched::Body(Body {
+        Ok(Fetched::Body(Box::new(Body {
             bytes,
             content_type: None,
             validators: Validators::default(),
             status: 200,
-        }))
+            max_age: None,
+            final_url: None,
+        })))
     }
 
     fn request_error(&self, feed: &FeedConfig, err: reqwest::Error) -> PollError {
@@ -284,6 +293,20 @@ fn header_string(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Opti
         .get(name)
         .and_then(|value| value.to_str().ok())
         .map(str::to_string)
+}
+
+/// `Cache-Control: max-age=N` or `s-maxage=N`, ignoring `no-cache`-style directives.
+pub fn cache_max_age(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::CACHE_CONTROL)?.to_str().ok()?;
+    value
+        .split(',')
+        .filter_map(|directive| directive.trim().split_once('='))
+        .filter(|(name, _)| {
+            name.eq_ignore_ascii_case("max-age") || name.eq_ignore_ascii_case("s-maxage")
+        })
+        .filter_map(|(_, seconds)| seconds.trim().trim_matches('"').parse::<u64>().ok())
+        .max()
+        .map(Duration::from_secs)
 }
 
 /// `Retry-After` as seconds or an HTTP date.

@@ -19,6 +19,7 @@ fn poll_config(max_body_bytes: u64, timeout: Duration) -> PollConfig {
         max_body_bytes,
         alert_on_first_poll: false,
         max_article_age: Duration::from_secs(3600),
+        ..PollConfig::default()
     }
 }
 
@@ -237,4 +238,73 @@ async fn preview_prints_each_article_with_its_verdict() {
     let missing = parleyd(&["preview", &server.url("/missing.xml")], &[], b"").await;
     assert_eq!(missing.code, Some(2));
     assert!(missing.stderr.contains("HTTP 404"), "{}", missing.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_shows_health_and_one_host_gets_at_most_per_host_fetches() {
+    let server = FeedServer::start().await;
+    let mut config = String::from("[poll]\nper_host = 2\nconcurrency = 32\n");
+    for i in 0..6 {
+        let path = format!("/f{i}.xml");
+        server.set(
+            &path,
+            Route {
+                delay: Some(Duration::from_millis(300)),
+                ..Route::ok(
+                    "application/rss+xml",
+                    rss(&[("a", "Markets edge higher", "")]),
+                )
+            },
+        );
+        config.push_str(&format!(
+            "[[feeds]]\nurl = \"{}\"\nname = \"feed {i}\"\n",
+            server.url(&path)
+        ));
+    }
+    server.set(
+        "/down.xml",
+        Route {
+            delay: Some(Duration::from_millis(300)),
+            ..Route::status(500)
+        },
+    );
+    config.push_str(&format!(
+        "[[feeds]]\nurl = \"{}\"\nname = \"down\"\n",
+        server.url("/down.xml")
+    ));
+    let dir = TestDir::new();
+    let config = dir.config(&config);
+    let run = once(&config, &[]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        server.max_in_flight() <= 2,
+        "{} fetches ran at once against one host",
+        server.max_in_flight()
+    );
+
+    let feeds = parleyd(
+        &["--config", config.to_str().unwrap(), "feeds", "--json"],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(feeds.code, Some(0), "{}", feeds.stderr);
+    let rows: Vec<serde_json::Value> = feeds
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 7);
+    let good = &rows[0];
+    assert_eq!(good["health"], "ok");
+    assert_eq!(good["items_seen"], 1);
+    assert!(good["next_poll"].is_string(), "{good}");
+    let down = rows.iter().find(|r| r["name"] == "down").unwrap();
+    assert_eq!(down["health"], "failing");
+    assert_eq!(down["last_error_kind"], "status");
+    assert_eq!(down["consecutive_failures"], 1);
+    assert!(down["last_error"].as_str().unwrap().contains("HTTP 500"));
+
+    let table = parleyd(&["--config", config.to_str().unwrap(), "feeds"], &[], b"").await;
+    assert!(table.stdout.contains("failing"), "{}", table.stdout);
 }

@@ -31,6 +31,12 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
 /// Articles published longer ago than this never alert, even when first seen now: feeds
 /// that reshuffle or re-date old items must not resurface week-old news.
 pub const DEFAULT_MAX_ARTICLE_AGE: Duration = Duration::from_secs(48 * 3600);
+/// The floor under every poll schedule.
+pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// A server may ask us to come back later, but not later than this.
+pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(3600);
+/// Thirty feeds on one site are fetched two at a time, not thirty at once.
+pub const DEFAULT_PER_HOST: usize = 2;
 /// sled's own default cache is 1 GiB; a feed daemon needs far less.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
 /// Delivery attempts before an alert is parked as dead (about a day with the default back-off).
@@ -91,6 +97,12 @@ pub struct PollConfig {
     pub alert_on_first_poll: bool,
     /// Items published longer ago than this do not alert.
     pub max_article_age: Duration,
+    /// The shortest time between two polls of a feed, whatever else says.
+    pub min_interval: Duration,
+    /// The longest a server's hint (Cache-Control, ttl, Retry-After) may stretch it.
+    pub max_interval: Duration,
+    /// Fetches in flight at once to one host.
+    pub per_host: usize,
 }
 
 impl Default for PollConfig {
@@ -103,6 +115,9 @@ impl Default for PollConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             alert_on_first_poll: false,
             max_article_age: DEFAULT_MAX_ARTICLE_AGE,
+            min_interval: DEFAULT_MIN_INTERVAL,
+            max_interval: DEFAULT_MAX_INTERVAL,
+            per_host: DEFAULT_PER_HOST,
         }
     }
 }

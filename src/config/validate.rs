@@ -22,6 +22,9 @@ const POLL_KEYS: &[&str] = &[
     "max_body_size",
     "alert_on_first_poll",
     "max_article_age",
+    "min_interval",
+    "max_interval",
+    "per_host",
 ];
 const CLASSIFIER_KEYS: &[&str] = &["profile", "threshold"];
 const DELIVERY_KEYS: &[&str] = &[
@@ -397,6 +400,16 @@ impl Walker<'_> {
             max_article_age: self
                 .duration(table, "poll", "max_article_age")
                 .unwrap_or(DEFAULT_MAX_ARTICLE_AGE),
+            min_interval: self
+                .duration(table, "poll", "min_interval")
+                .unwrap_or(DEFAULT_MIN_INTERVAL),
+            max_interval: self
+                .duration(table, "poll", "max_interval")
+                .unwrap_or(DEFAULT_MAX_INTERVAL),
+            per_host: self
+                .positive_int(table, "poll", "per_host")
+                .map(|n| n.min(256) as usize)
+                .unwrap_or(DEFAULT_PER_HOST),
         }
     }
 

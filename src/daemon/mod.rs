@@ -165,6 +165,8 @@ impl Pipeline {
             Err(err) => {
                 state.consecutive_failures = state.consecutive_failures.saturating_add(1);
                 state.last_error = Some(err.to_string());
+                state.last_error_kind = Some(err.kind().to_string());
+                state.last_attempt = Some(Utc::now());
                 self.store
                     .put_feed_state(key, &state)
                     .map_err(store_error)?;
@@ -251,6 +253,11 @@ impl Pipeline {
         if !state.first_poll_done && !feed.alert_on_first_poll && relevant > 0 {
             tracing::info!(feed = %feed.name, relevant, "First poll of this feed: its backlog is stored without alerting.");
         }
+        let moved_to = body.final_url.as_ref().map(crate::config::display_url);
+        if moved_to.is_some() && moved_to != state.moved_to {
+            tracing::warn!(feed = %feed.name, moved_to = moved_to.as_deref().unwrap_or(""), "Feed redirects elsewhere; update its url in the config.");
+        }
+        let refresh_hint = body.max_age.max(parsed.ttl).map(|hint| hint.as_secs());
         let next_state = FeedState {
             title: parsed.title.or(state.title.take()),
             etag: body.validators.etag,
@@ -261,6 +268,11 @@ impl Pipeline {
             last_error: None,
             consecutive_failures: 0,
             items_seen: state.items_seen,
+            last_attempt: Some(now),
+            last_error_kind: None,
+            next_poll: None,
+            refresh_hint_secs: refresh_hint,
+            moved_to,
         };
         let commit = PollCommit {
             feed_url: feed.url.as_str(),
@@ -302,7 +314,9 @@ impl Pipeline {
         now: chrono::DateTime<Utc>,
     ) -> Result<(), StoreError> {
         state.last_success = Some(now);
+        state.last_attempt = Some(now);
         state.last_error = None;
+        state.last_error_kind = None;
         state.consecutive_failures = 0;
         self.store.put_feed_state(feed.url.as_str(), state)
     }
@@ -393,14 +407,25 @@ impl OnceReport {
 pub async fn once(config: Config) -> Result<OnceReport, StartError> {
     let pipeline = Arc::new(Pipeline::new(config)?);
     let semaphore = Arc::new(Semaphore::new(pipeline.config.poll.concurrency));
+    let hosts = Arc::new(Hosts::new(pipeline.config.poll.per_host));
     let mut tasks = tokio::task::JoinSet::new();
     for feed in pipeline.config.feeds.clone() {
         let pipeline = Arc::clone(&pipeline);
         let semaphore = Arc::clone(&semaphore);
+        let host_semaphore = hosts.semaphore(&host_of(&feed));
         tasks.spawn(async move {
+            let _host_permit = host_semaphore.acquire_owned().await;
             let _permit = semaphore.acquire_owned().await;
             let result = pipeline.poll_feed(&feed).await;
             log_poll(&feed, &result);
+            let state = pipeline
+                .store
+                .feed_state(feed.url.as_str())
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let wait = next_poll_delay(&feed, &pipeline.config.poll, &state, asked_wait(&result));
+            record_next_poll(&pipeline, &feed, wait);
             result
         });
     }
@@ -484,11 +509,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
         .map(|_| Arc::new(Notify::new()))
         .collect();
     let tracker = TaskTracker::new();
+    let hosts = Arc::new(Hosts::new(pipeline.config.poll.per_host));
     for feed in pipeline.config.feeds.clone() {
         tracker.spawn(feed_loop(
             Arc::clone(&pipeline),
             feed,
             Arc::clone(&semaphore),
+            Arc::clone(&hosts),
             wakers.clone(),
             shutdown.clone(),
         ));
@@ -528,25 +555,50 @@ async fn feed_loop(
     pipeline: Arc<Pipeline>,
     feed: FeedConfig,
     semaphore: Arc<Semaphore>,
+    hosts: Arc<Hosts>,
     wakers: Vec<Arc<Notify>>,
     shutdown: CancellationToken,
 ) {
+    let host = host_of(&feed);
     loop {
-        let permit = tokio::select! {
+        if let Some(until) = hosts.quiet_until(&host) {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep_until(until) => {}
+            }
+        }
+        let host_semaphore = hosts.semaphore(&host);
+        let permits = tokio::select! {
             _ = shutdown.cancelled() => return,
-            permit = Arc::clone(&semaphore).acquire_owned() => permit,
+            permits = async {
+                let host_permit = host_semaphore.acquire_owned().await;
+                let permit = Arc::clone(&semaphore).acquire_owned().await;
+                (host_permit, permit)
+            } => permits,
         };
         // Once started, a poll runs to its end (bounded by the poll timeout), so a
         // shutdown never leaves half a poll behind.
         let result = pipeline.poll_feed(&feed).await;
-        drop(permit);
+        drop(permits);
         log_poll(&feed, &result);
         if result.as_ref().is_ok_and(|report| report.queued > 0) {
             for waker in &wakers {
                 waker.notify_one();
             }
         }
-        let wait = next_poll_delay(&feed, &result, &pipeline);
+        let state = pipeline
+            .store
+            .feed_state(feed.url.as_str())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let wait = next_poll_delay(&feed, &pipeline.config.poll, &state, asked_wait(&result));
+        if throttled(&result) {
+            // The host said it is overloaded: every feed on it waits, not only this one.
+            hosts.slow_down(&host, wait);
+            tracing::warn!(feed = %feed.name, host = %host, wait = %humantime::format_duration(wait), "Host is throttling; all its feeds wait.");
+        }
+        record_next_poll(&pipeline, &feed, wait);
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
@@ -554,31 +606,113 @@ async fn feed_loop(
     }
 }
 
-/// The feed's interval with ±10% jitter (so feeds drift apart instead of polling in step),
-/// doubled per consecutive failure up to a cap, and never sooner than a `Retry-After`.
-fn next_poll_delay(
+/// The time until a feed's next poll: its interval, stretched to the server's refresh hint
+/// (Cache-Control max-age, RSS ttl); doubled per consecutive failure; never sooner than a
+/// `Retry-After`; within `min_interval` and `max(interval, max_interval)`; with ±10% jitter
+/// so feeds drift apart instead of polling in step.
+pub fn next_poll_delay(
     feed: &FeedConfig,
-    result: &Result<FeedReport, FeedError>,
-    pipeline: &Pipeline,
+    poll: &crate::config::PollConfig,
+    state: &FeedState,
+    retry_after: Option<Duration>,
 ) -> Duration {
-    let jitter = 0.9 + fastrand::f64() * 0.2;
-    let base = feed.interval.mul_f64(jitter);
-    let Err(err) = result else { return base };
-    let failures = pipeline
-        .store
-        .feed_state(feed.url.as_str())
-        .ok()
-        .flatten()
-        .map_or(1, |s| s.consecutive_failures.max(1));
-    let backoff = base
-        .saturating_mul(1u32 << (failures - 1).min(10))
-        .min(MAX_FEED_BACKOFF.max(feed.interval));
-    match err {
-        FeedError::Poll(PollError::Status {
-            retry_after: Some(asked),
+    let ceiling = poll.max_interval.max(feed.interval);
+    let hint = state.refresh_hint_secs.map(Duration::from_secs);
+    let mut delay = feed.interval.max(hint.unwrap_or_default());
+    if state.consecutive_failures > 0 {
+        let doublings = (state.consecutive_failures - 1).min(10);
+        delay = delay
+            .saturating_mul(1u32 << doublings)
+            .min(MAX_FEED_BACKOFF.max(feed.interval));
+    }
+    if let Some(asked) = retry_after {
+        delay = delay.max(asked.min(ceiling));
+    }
+    let delay = if state.consecutive_failures > 0 {
+        delay
+    } else {
+        delay.min(ceiling)
+    };
+    delay
+        .mul_f64(0.9 + fastrand::f64() * 0.2)
+        .max(poll.min_interval)
+}
+
+/// The `Retry-After` of a throttling answer (429, 503), if the server sent one.
+fn asked_wait(result: &Result<FeedReport, FeedError>) -> Option<Duration> {
+    match result {
+        Err(FeedError::Poll(PollError::Status { retry_after, .. })) => *retry_after,
+        _ => None,
+    }
+}
+
+/// Whether a failure says the host is overloaded, so every feed on it should wait.
+fn throttled(result: &Result<FeedReport, FeedError>) -> bool {
+    matches!(
+        result,
+        Err(FeedError::Poll(PollError::Status {
+            status: 429 | 503,
             ..
-        }) => backoff.max((*asked).min(MAX_FEED_BACKOFF)),
-        _ => backoff,
+        }))
+    )
+}
+
+/// Per-host politeness shared by every feed task: a limit on fetches in flight to one
+/// host, and a time before which nobody fetches from a host that asked us to slow down.
+#[derive(Debug, Default)]
+struct Hosts {
+    per_host: usize,
+    limits: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
+    quiet_until: std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
+}
+
+impl Hosts {
+    fn new(per_host: usize) -> Hosts {
+        Hosts {
+            per_host: per_host.max(1),
+            ..Hosts::default()
+        }
+    }
+
+    fn semaphore(&self, host: &str) -> Arc<Semaphore> {
+        let mut limits = self.limits.lock().expect("host limits lock");
+        Arc::clone(
+            limits
+                .entry(host.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host))),
+        )
+    }
+
+    fn quiet_until(&self, host: &str) -> Option<tokio::time::Instant> {
+        let quiet = self.quiet_until.lock().expect("host quiet lock");
+        quiet
+            .get(host)
+            .copied()
+            .filter(|until| *until > tokio::time::Instant::now())
+    }
+
+    fn slow_down(&self, host: &str, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let mut quiet = self.quiet_until.lock().expect("host quiet lock");
+        let entry = quiet.entry(host.to_string()).or_insert(until);
+        *entry = (*entry).max(until);
+    }
+}
+
+fn host_of(feed: &FeedConfig) -> String {
+    feed.url.host_str().unwrap_or("(local)").to_string()
+}
+
+/// Records when a feed is next due, for `parleyd feeds`.
+fn record_next_poll(pipeline: &Pipeline, feed: &FeedConfig, delay: Duration) {
+    let key = feed.url.as_str();
+    if let Ok(Some(mut state)) = pipeline.store.feed_state(key) {
+        state.next_poll = chrono::Duration::from_std(delay)
+            .ok()
+            .map(|d| Utc::now() + d);
+        if let Err(err) = pipeline.store.put_feed_state(key, &state) {
+            tracing::warn!(feed = %feed.name, error = %err, "Could not record the next poll time.");
+        }
     }
 }
 
@@ -623,5 +757,86 @@ async fn delivery_loop(
             _ = waker.notified() => {}
             _ = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PollConfig;
+
+    fn feed(interval: u64) -> FeedConfig {
+        FeedConfig {
+            url: url::Url::parse("https://news.example/rss").unwrap(),
+            name: "n".into(),
+            interval: Duration::from_secs(interval),
+            alert_on_first_poll: false,
+        }
+    }
+
+    fn within_jitter(delay: Duration, expected: u64) -> bool {
+        let expected = expected as f64;
+        let secs = delay.as_secs_f64();
+        secs >= expected * 0.9 - 1e-6 && secs <= expected * 1.1 + 1e-6
+    }
+
+    #[test]
+    fn a_healthy_feed_waits_its_interval_or_the_servers_hint() {
+        let poll = PollConfig::default();
+        let mut state = FeedState::default();
+        assert!(within_jitter(
+            next_poll_delay(&feed(300), &poll, &state, None),
+            300
+        ));
+        state.refresh_hint_secs = Some(900);
+        assert!(within_jitter(
+            next_poll_delay(&feed(300), &poll, &state, None),
+            900
+        ));
+        // A hint beyond max_interval (1h) is capped there.
+        state.refresh_hint_secs = Some(86_400);
+        assert!(within_jitter(
+            next_poll_delay(&feed(300), &poll, &state, None),
+            3600
+        ));
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_to_a_cap_and_never_give_up() {
+        let poll = PollConfig::default();
+        let mut state = FeedState::default();
+        let mut expected = 60;
+        for failures in 1..=6 {
+            state.consecutive_failures = failures;
+            assert!(
+                within_jitter(next_poll_delay(&feed(60), &poll, &state, None), expected),
+                "{failures}"
+            );
+            expected *= 2;
+        }
+        state.consecutive_failures = 1000;
+        let capped = next_poll_delay(&feed(60), &poll, &state, None);
+        assert!(
+            within_jitter(capped, MAX_FEED_BACKOFF.as_secs()),
+            "{capped:?}"
+        );
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_the_ceiling_and_the_floor_holds() {
+        let poll = PollConfig {
+            min_interval: Duration::from_secs(30),
+            ..PollConfig::default()
+        };
+        let state = FeedState {
+            consecutive_failures: 1,
+            ..FeedState::default()
+        };
+        let asked = next_poll_delay(&feed(60), &poll, &state, Some(Duration::from_secs(600)));
+        assert!(within_jitter(asked, 600));
+        let huge = next_poll_delay(&feed(60), &poll, &state, Some(Duration::from_secs(86_400)));
+        assert!(within_jitter(huge, 3600));
+        let fast = next_poll_delay(&feed(1), &poll, &FeedState::default(), None);
+        assert_eq!(fast, Duration::from_secs(30), "the floor");
     }
 }

@@ -49,6 +49,8 @@ pub struct ParsedFeed {
     /// When the strict parser could not read it all and the items were read leniently:
     /// why.
     pub recovered: Option<String>,
+    /// RSS `<ttl>`: how long, by the publisher's word, the feed may be cached.
+    pub ttl: Option<std::time::Duration>,
 }
 
 /// Why a body could not be read as a feed. Each variant names the feed.
@@ -137,6 +139,7 @@ pub fn parse_feed(
                 title: None,
                 articles: Vec::new(),
                 recovered: None,
+                ttl: None,
             })
         }
         Err(StrictError::Rejected(err)) => {
@@ -215,6 +218,9 @@ fn from_feed_rs(feed: &feed_rs::model::Feed, source: Source<'_>, now: DateTime<U
             .map(|entry| entry_to_article(entry, source, now))
             .collect(),
         recovered: None,
+        ttl: feed
+            .ttl
+            .map(|minutes| std::time::Duration::from_secs(u64::from(minutes) * 60)),
     }
 }
 
@@ -248,6 +254,7 @@ fn from_salvage(
             })
             .collect(),
         recovered: Some(format!("{reason}; items read leniently")),
+        ttl: None,
     }
 }
 

@@ -51,6 +51,21 @@ pub struct FeedState {
     pub consecutive_failures: u32,
     /// Articles stored from this feed.
     pub items_seen: u64,
+    /// When it was last fetched, successfully or not.
+    #[serde(default)]
+    pub last_attempt: Option<DateTime<Utc>>,
+    /// The kind of the last error (`status`, `timeout`, `parse`…).
+    #[serde(default)]
+    pub last_error_kind: Option<String>,
+    /// When the next poll is due.
+    #[serde(default)]
+    pub next_poll: Option<DateTime<Utc>>,
+    /// The server's own refresh hint (Cache-Control max-age or RSS ttl), in seconds.
+    #[serde(default)]
+    pub refresh_hint_secs: Option<u64>,
+    /// Where the feed now answers from, when the server redirected it.
+    #[serde(default)]
+    pub moved_to: Option<String>,
 }
 
 /// A delivered alert and when its sink accepted it.

@@ -25,6 +25,8 @@ pub struct Route {
     pub drip: Option<Duration>,
     /// Send an endless body.
     pub endless: bool,
+    /// Wait this long before answering.
+    pub delay: Option<Duration>,
     pub headers: Vec<(String, String)>,
 }
 
@@ -37,6 +39,7 @@ impl Route {
             etag: None,
             drip: None,
             endless: false,
+            delay: None,
             headers: Vec::new(),
         }
     }
@@ -65,6 +68,8 @@ pub struct SeenRequest {
 struct FeedServerState {
     routes: Mutex<HashMap<String, Route>>,
     seen: Mutex<Vec<SeenRequest>>,
+    /// Requests being answered right now, and the most there ever were.
+    in_flight: Mutex<(usize, usize)>,
 }
 
 /// A feed server on 127.0.0.1 with routes that tests change while it runs.
@@ -96,6 +101,11 @@ impl FeedServer {
             .insert(path.to_string(), route);
     }
 
+    /// The most requests that were being answered at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.in_flight.lock().unwrap().1
+    }
+
     pub fn requests(&self, path: &str) -> Vec<SeenRequest> {
         self.state
             .seen
@@ -115,6 +125,15 @@ async fn serve_feed(State(state): State<Arc<FeedServerState>>, request: Request)
         headers: request.headers().clone(),
     });
     let route = state.routes.lock().unwrap().get(&path).cloned();
+    if let Some(delay) = route.as_ref().and_then(|r| r.delay) {
+        {
+            let mut in_flight = state.in_flight.lock().unwrap();
+            in_flight.0 += 1;
+            in_flight.1 = in_flight.1.max(in_flight.0);
+        }
+        tokio::time::sleep(delay).await;
+        state.in_flight.lock().unwrap().0 -= 1;
+    }
     let Some(route) = route else {
         return Response::builder()
             .status(404)
