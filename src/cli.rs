@@ -216,16 +216,21 @@ fn run_daemon(path: &Path) -> Result<ExitCode> {
     let rt = runtime()?;
     rt.block_on(async {
         let shutdown = CancellationToken::new();
-        spawn_signal_handler(shutdown.clone())?;
-        daemon::run(config, shutdown).await?;
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
+        spawn_signal_handler(shutdown.clone(), path.to_path_buf(), reload_tx)?;
+        daemon::run(config, reload_rx, shutdown).await?;
         Ok(ExitCode::SUCCESS)
     })
 }
 
 /// The first SIGTERM or SIGINT starts a graceful shutdown; a second one exits at once.
-/// SIGHUP is caught so that it does not kill the daemon (its default action); reloading the
-/// config on SIGHUP is not implemented yet, so it is logged and ignored.
-fn spawn_signal_handler(shutdown: CancellationToken) -> Result<()> {
+/// SIGHUP re-reads the config: a valid one is handed to the daemon, an invalid one is
+/// logged problem by problem and the running config stays.
+fn spawn_signal_handler(
+    shutdown: CancellationToken,
+    path: PathBuf,
+    reloads: tokio::sync::mpsc::Sender<Config>,
+) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
@@ -236,9 +241,7 @@ fn spawn_signal_handler(shutdown: CancellationToken) -> Result<()> {
                 tokio::select! {
                     _ = term.recv() => break "SIGTERM",
                     _ = int.recv() => break "SIGINT",
-                    _ = hup.recv() => tracing::warn!(
-                        "SIGHUP received: reloading the config is not supported yet; restart parleyd to apply changes."
-                    ),
+                    _ = hup.recv() => reload_config(&path, &reloads).await,
                 }
             };
             if round == 0 {
@@ -251,6 +254,27 @@ fn spawn_signal_handler(shutdown: CancellationToken) -> Result<()> {
         }
     });
     Ok(())
+}
+
+async fn reload_config(path: &Path, reloads: &tokio::sync::mpsc::Sender<Config>) {
+    tracing::info!(config = %path.display(), "SIGHUP: reloading the config.");
+    match Config::load(path) {
+        Ok(config) => {
+            if reloads.send(config).await.is_err() {
+                tracing::warn!("The daemon is stopping; the reload is dropped.");
+            }
+        }
+        Err(parleyd::config::ConfigError::Invalid { file, problems }) => {
+            for problem in &problems {
+                tracing::error!(file = %file.display(), key = %problem.key, why = %problem.why, "Config problem.");
+            }
+            tracing::error!(
+                problems = problems.len(),
+                "Reload refused; the running config stays."
+            );
+        }
+        Err(err) => tracing::error!(error = %err, "Reload refused; the running config stays."),
+    }
 }
 
 fn check_config(path: &Path) -> Result<ExitCode> {

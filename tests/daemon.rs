@@ -175,3 +175,80 @@ async fn alerts_survive_a_receiver_that_throttles_hangs_drops_and_fails_and_poll
         "nothing was sent after the success"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_config_and_an_invalid_one_keeps_the_old() {
+    let server = FeedServer::start().await;
+    for path in ["/a.xml", "/b.xml"] {
+        server.set(
+            path,
+            Route::ok(
+                "application/rss+xml",
+                rss(&[("x", "Markets edge higher", "")]),
+            ),
+        );
+    }
+    let dir = TestDir::new();
+    let feed = |path: &str| {
+        format!(
+            "[poll]\ninterval = \"1s\"\n[[feeds]]\nurl = \"{}\"\n",
+            server.url(path)
+        )
+    };
+    let config = dir.config(&feed("/a.xml"));
+    let child = spawn_daemon(&config, true);
+    let pid = child.id().unwrap().to_string();
+    let signal = |name: &str| {
+        std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .unwrap()
+    };
+    assert!(
+        eventually(Duration::from_secs(20), || !server
+            .requests("/a.xml")
+            .is_empty())
+        .await
+    );
+
+    // Replace feed a with feed b.
+    dir.config(&feed("/b.xml"));
+    assert!(signal("HUP").success());
+    assert!(
+        eventually(Duration::from_secs(20), || !server
+            .requests("/b.xml")
+            .is_empty())
+        .await,
+        "the added feed was never polled"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let a_after_reload = server.requests("/a.xml").len();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        server.requests("/a.xml").len(),
+        a_after_reload,
+        "the removed feed kept being polled"
+    );
+
+    // A broken config is refused and feed b goes on.
+    dir.write("parleyd.toml", "[[feeds]]\nurl = \"ftp://nope\"\n");
+    assert!(signal("HUP").success());
+    let b_before = server.requests("/b.xml").len();
+    assert!(
+        eventually(Duration::from_secs(20), || server.requests("/b.xml").len()
+            > b_before + 1)
+        .await,
+        "polling stopped after a refused reload"
+    );
+
+    assert!(signal("TERM").success());
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Config reloaded."), "{stderr}");
+    assert!(stderr.contains("Reload refused"), "{stderr}");
+    assert!(stderr.contains("feeds[0].url"), "{stderr}");
+}

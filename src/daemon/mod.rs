@@ -120,9 +120,17 @@ impl Pipeline {
     /// # Errors
     /// [`StartError`] naming what could not be set up.
     pub fn new(config: Config) -> Result<Pipeline, StartError> {
+        let store = Store::open(&config.storage.path, config.storage.cache_capacity)?;
+        Pipeline::with_store(config, store)
+    }
+
+    /// Builds the stages around a store that is already open (a reload keeps its store).
+    ///
+    /// # Errors
+    /// [`StartError`] naming what could not be set up.
+    pub fn with_store(config: Config, store: Store) -> Result<Pipeline, StartError> {
         let classifier =
             Classifier::from_source(&config.classifier.profile, config.classifier.threshold)?;
-        let store = Store::open(&config.storage.path, config.storage.cache_capacity)?;
         let poller = Poller::new(&config.poll)?;
         let notifier = Notifier::new(&config.delivery)?;
         Ok(Pipeline {
@@ -493,49 +501,47 @@ fn log_poll(feed: &FeedConfig, result: &Result<FeedReport, FeedError>) {
     }
 }
 
-/// Runs until `shutdown` is cancelled: each feed polls on its own interval (backing off while
-/// it fails), each sink delivers as alerts arrive. On shutdown no new poll or send starts,
-/// the ones in flight finish, the store is flushed, and the function returns.
+/// Runs until `shutdown` is cancelled: each feed polls on its own schedule, each sink
+/// delivers as alerts arrive. A config arriving on `reloads` (already validated) replaces
+/// the running one: the feed and delivery tasks of the old one finish what they are doing
+/// and stop, new ones start on the same store, so feeds that stay keep their state. On
+/// shutdown no new poll or send starts, the ones in flight finish, the store is flushed,
+/// and the function returns.
 ///
 /// # Errors
 /// [`StartError`] if the pipeline cannot start.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), StartError> {
-    let pipeline = Arc::new(Pipeline::new(config)?);
-    let semaphore = Arc::new(Semaphore::new(pipeline.config.poll.concurrency));
-    let wakers: Vec<Arc<Notify>> = pipeline
-        .config
-        .sinks
-        .iter()
-        .map(|_| Arc::new(Notify::new()))
-        .collect();
+pub async fn run(
+    config: Config,
+    mut reloads: tokio::sync::mpsc::Receiver<Config>,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
+    let mut pipeline = Arc::new(Pipeline::new(config)?);
     let tracker = TaskTracker::new();
-    let hosts = Arc::new(Hosts::new(pipeline.config.poll.per_host));
-    for feed in pipeline.config.feeds.clone() {
-        tracker.spawn(feed_loop(
-            Arc::clone(&pipeline),
-            feed,
-            Arc::clone(&semaphore),
-            Arc::clone(&hosts),
-            wakers.clone(),
-            shutdown.clone(),
-        ));
-    }
-    for (sink, waker) in pipeline.config.sinks.iter().zip(&wakers) {
-        tracker.spawn(delivery_loop(
-            Arc::clone(&pipeline),
-            sink.clone(),
-            Arc::clone(waker),
-            shutdown.clone(),
-        ));
-    }
-    tracker.close();
+    let mut generation = start_generation(&pipeline, &tracker, &shutdown);
     tracing::info!(
         feeds = pipeline.config.feeds.len(),
         sinks = pipeline.config.sinks.len(),
         store = %pipeline.store.path().display(),
         "parleyd is running."
     );
-    shutdown.cancelled().await;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(config) = reloads.recv() => {
+                match reload(&pipeline, config) {
+                    Ok(next) => {
+                        generation.cancel();
+                        pipeline = Arc::new(next);
+                        generation = start_generation(&pipeline, &tracker, &shutdown);
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "Reload failed; the previous config keeps running.");
+                    }
+                }
+            }
+        }
+    }
+    tracker.close();
     tracing::info!("Shutting down: finishing polls and deliveries in flight.");
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
         .await
@@ -551,6 +557,72 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
     Ok(())
 }
 
+/// A pipeline for a reloaded config, on the running store.
+fn reload(current: &Pipeline, config: Config) -> Result<Pipeline, StartError> {
+    if config.storage.path != current.config.storage.path {
+        tracing::warn!(
+            old = %current.config.storage.path.display(),
+            new = %config.storage.path.display(),
+            "storage.path changed; it takes effect at the next restart."
+        );
+    }
+    let old: Vec<&str> = current
+        .config
+        .feeds
+        .iter()
+        .map(|f| f.url.as_str())
+        .collect();
+    let new: Vec<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
+    let added = new.iter().filter(|u| !old.contains(u)).count();
+    let removed = old.iter().filter(|u| !new.contains(u)).count();
+    let next = Pipeline::with_store(config, current.store.clone())?;
+    tracing::info!(
+        feeds = next.config.feeds.len(),
+        added,
+        removed,
+        sinks = next.config.sinks.len(),
+        "Config reloaded."
+    );
+    Ok(next)
+}
+
+/// Starts one generation of tasks (a feed task per feed, a delivery task per sink) under a
+/// token of their own, a child of `shutdown`; cancelling it stops just this generation.
+fn start_generation(
+    pipeline: &Arc<Pipeline>,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> CancellationToken {
+    let generation = shutdown.child_token();
+    let semaphore = Arc::new(Semaphore::new(pipeline.config.poll.concurrency));
+    let hosts = Arc::new(Hosts::new(pipeline.config.poll.per_host));
+    let wakers: Vec<Arc<Notify>> = pipeline
+        .config
+        .sinks
+        .iter()
+        .map(|_| Arc::new(Notify::new()))
+        .collect();
+    for feed in pipeline.config.feeds.clone() {
+        tracker.spawn(feed_loop(
+            Arc::clone(pipeline),
+            feed,
+            Arc::clone(&semaphore),
+            Arc::clone(&hosts),
+            wakers.clone(),
+            generation.clone(),
+        ));
+    }
+    for (sink, waker) in pipeline.config.sinks.iter().zip(&wakers) {
+        tracker.spawn(delivery_loop(
+            Arc::clone(pipeline),
+            sink.clone(),
+            Arc::clone(waker),
+            generation.clone(),
+        ));
+    }
+    generation
+}
+
 async fn feed_loop(
     pipeline: Arc<Pipeline>,
     feed: FeedConfig,
@@ -560,6 +632,14 @@ async fn feed_loop(
     shutdown: CancellationToken,
 ) {
     let host = host_of(&feed);
+    // After a restart or reload, a feed polled recently waits for its recorded next poll
+    // (at most one interval) instead of every feed polling at once.
+    if let Some(wait) = recorded_wait(&pipeline, &feed) {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
     loop {
         if let Some(until) = hosts.quiet_until(&host) {
             tokio::select! {
@@ -701,6 +781,13 @@ impl Hosts {
 
 fn host_of(feed: &FeedConfig) -> String {
     feed.url.host_str().unwrap_or("(local)").to_string()
+}
+
+/// How long until a feed's recorded next poll, if that is in the future.
+fn recorded_wait(pipeline: &Pipeline, feed: &FeedConfig) -> Option<Duration> {
+    let state = pipeline.store.feed_state(feed.url.as_str()).ok()??;
+    let wait = (state.next_poll? - Utc::now()).to_std().ok()?;
+    Some(wait.min(feed.interval))
 }
 
 /// Records when a feed is next due, for `parleyd feeds`.
