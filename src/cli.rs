@@ -74,6 +74,8 @@ enum Command {
     },
     /// Show each feed's health: last success, last error, failures in a row, items, next poll.
     Feeds {
+        #[command(subcommand)]
+        action: Option<FeedsCommand>,
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
@@ -92,6 +94,18 @@ enum Command {
     /// Build or show topic profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum FeedsCommand {
+    /// Turn an OPML export from a feed reader into [[feeds]] entries.
+    Import {
+        /// The OPML file.
+        file: PathBuf,
+        /// Append the new feeds to this config file instead of printing them.
+        #[arg(long)]
+        append: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,7 +156,11 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::CheckConfig => check_config(&cli.config),
         Command::Classify { profile } => classify(profile.as_deref()),
         Command::Preview { target, profile } => preview(&target, profile.as_deref()),
-        Command::Feeds { json } => feeds(&cli.config, json),
+        Command::Feeds {
+            action: Some(FeedsCommand::Import { file, append }),
+            ..
+        } => import_opml(&file, append.as_deref()),
+        Command::Feeds { action: None, json } => feeds(&cli.config, json),
         Command::Eval {
             file,
             profile,
@@ -558,6 +576,71 @@ fn feeds(path: &Path, json: bool) -> Result<ExitCode> {
                 state.items_seen,
                 error.chars().take(100).collect::<String>(),
             )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import_opml(file: &Path, append: Option<&Path>) -> Result<ExitCode> {
+    let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let outlines = parleyd::config::opml::feeds(&String::from_utf8_lossy(&text));
+    anyhow::ensure!(
+        !outlines.is_empty(),
+        "{}: no <outline> with an xmlUrl; is it an OPML export?",
+        file.display()
+    );
+    let existing: Vec<String> = match append {
+        Some(config) => {
+            let text = std::fs::read_to_string(config)
+                .with_context(|| format!("cannot read {}", config.display()))?;
+            let table: toml::Table = toml::from_str(&text).map_err(|e| {
+                anyhow::anyhow!("{}: not valid TOML: {}", config.display(), e.message())
+            })?;
+            table
+                .get("feeds")
+                .and_then(|f| f.as_array())
+                .map(|feeds| {
+                    feeds
+                        .iter()
+                        .filter_map(|f| f.get("url")?.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    let mut entries = String::new();
+    let mut added = 0;
+    for outline in outlines.iter().filter(|o| !existing.contains(&o.url)) {
+        entries.push_str("\n[[feeds]]\n");
+        entries.push_str(&format!(
+            "url = {}\n",
+            toml::Value::String(outline.url.clone())
+        ));
+        if let Some(title) = &outline.title {
+            entries.push_str(&format!("name = {}\n", toml::Value::String(title.clone())));
+        }
+        added += 1;
+    }
+    match append {
+        None => print!("{entries}"),
+        Some(config) => {
+            let mut text = std::fs::read_to_string(config)?;
+            text.push_str(&entries);
+            toml::from_str::<toml::Table>(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "appending would break {}: {}",
+                    config.display(),
+                    e.message()
+                )
+            })?;
+            std::fs::write(config, text)
+                .with_context(|| format!("cannot write {}", config.display()))?;
+            eprintln!(
+                "added {added} feed(s) to {} ({} already there); check it with `parleyd check-config`",
+                config.display(),
+                outlines.len() - added
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

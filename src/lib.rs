@@ -27,6 +27,7 @@ pub mod parse;
 pub mod poll;
 pub mod store;
 pub mod telemetry;
+pub mod xml;
 
 pub use classify::{Classifier, Profile};
 pub use config::Config;

@@ -238,3 +238,61 @@ async fn the_shipped_configs_are_valid() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(!run.stdout.contains("s3cr3t"));
 }
+
+#[tokio::test]
+async fn opml_exports_become_feeds_entries() {
+    let dir = TestDir::new();
+    let opml = dir.write(
+        "subs.opml",
+        r#"<?xml version="1.0"?><opml version="1.0"><body><outline text="News">
+            <outline type="rss" text="World &amp; Co" xmlUrl="https://a.example/rss"/>
+            <outline type="rss" title="Desk" xmlUrl="https://b.example/atom"/>
+        </outline></body></opml>"#,
+    );
+    let printed = parleyd(&["feeds", "import", opml.to_str().unwrap()], &[], b"").await;
+    assert_eq!(printed.code, Some(0), "{}", printed.stderr);
+    assert!(
+        printed
+            .stdout
+            .contains("[[feeds]]\nurl = \"https://a.example/rss\"\nname = \"World & Co\""),
+        "{}",
+        printed.stdout
+    );
+
+    let config = dir.config("[[feeds]]\nurl = \"https://a.example/rss\"\n");
+    let appended = parleyd(
+        &[
+            "feeds",
+            "import",
+            opml.to_str().unwrap(),
+            "--append",
+            config.to_str().unwrap(),
+        ],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(appended.code, Some(0), "{}", appended.stderr);
+    assert!(
+        appended.stderr.contains("added 1 feed(s)"),
+        "{}",
+        appended.stderr
+    );
+    let check = parleyd(
+        &["--config", config.to_str().unwrap(), "check-config"],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(check.code, Some(0), "{}", check.stderr);
+    assert!(check.stdout.contains("feeds (2):"), "{}", check.stdout);
+
+    let not_opml = dir.write("x.opml", "<html></html>");
+    let run = parleyd(&["feeds", "import", not_opml.to_str().unwrap()], &[], b"").await;
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains("no <outline> with an xmlUrl"),
+        "{}",
+        run.stderr
+    );
+}

@@ -6,6 +6,7 @@
 //! instead of stopping at the first. `${VAR}` references are resolved only after parsing, so
 //! a TOML syntax error can never quote a substituted secret.
 
+pub mod opml;
 mod secret;
 mod validate;
 

@@ -3,6 +3,8 @@
 //! document, and takes what it can from each. JSON Feeds with odd field types get the same
 //! treatment through `serde_json::Value`.
 
+use crate::xml::attribute;
+
 /// What a salvaged item offers, as raw text (entities already decoded, markup kept).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(super) struct RawItem {
@@ -219,27 +221,6 @@ fn link_of(block: &str) -> Option<String> {
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
         .or(fallback)
-}
-
-fn attribute(tag: &str, name: &str) -> Option<String> {
-    for quote in ['"', '\''] {
-        let pattern = format!("{name}={quote}");
-        let mut from = 0;
-        while let Some(pos) = tag[from..].find(&pattern) {
-            let at = from + pos;
-            from = at + 1;
-            // A whole attribute name, not the end of a longer one ("xml:base" vs "base").
-            if at > 0 && !tag[..at].ends_with(char::is_whitespace) {
-                continue;
-            }
-            let value_start = at + pattern.len();
-            let value_end = value_start + tag[value_start..].find(quote)?;
-            return Some(
-                html_escape::decode_html_entities(&tag[value_start..value_end]).into_owned(),
-            );
-        }
-    }
-    None
 }
 
 #[cfg(test)]
