@@ -46,7 +46,7 @@ pub struct Body {
     pub status: u16,
     /// `Cache-Control: max-age` (or `s-maxage`), the server's own refresh hint.
     pub max_age: Option<Duration>,
-    /// The URL the body came from, when redirects led elsewhere.
+    /// Where the feed now lives, when every redirect on the way was permanent (301, 308).
     pub final_url: Option<url::Url>,
 }
 
@@ -143,7 +143,7 @@ impl Poller {
             // its own quickly enough to free the slot; this catches the drip.
             .read_timeout(config.timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(90))
-            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| PollError::Request {
                 feed: "(client)".into(),
@@ -180,17 +180,58 @@ impl Poller {
         feed: &FeedConfig,
         validators: &Validators,
     ) -> Result<Fetched, PollError> {
-        let mut request = self.client.get(feed.url.clone());
-        if let Some(etag) = &validators.etag {
-            request = request.header(IF_NONE_MATCH, etag);
-        }
-        if let Some(last_modified) = &validators.last_modified {
-            request = request.header(IF_MODIFIED_SINCE, last_modified);
-        }
-        let mut response = request
-            .send()
-            .await
-            .map_err(|err| self.request_error(feed, err))?;
+        // Redirects are followed here rather than by reqwest, to tell a permanent move
+        // (every hop 301 or 308: worth telling the user) from a temporary one, and to name
+        // a loop as such.
+        let mut url = feed.url.clone();
+        let mut visited = vec![url.clone()];
+        let mut permanent = true;
+        let mut response = loop {
+            let mut request = self.client.get(url.clone());
+            if let Some(etag) = &validators.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(last_modified) = &validators.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, last_modified);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|err| self.request_error(feed, err))?;
+            let status = response.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                break response;
+            }
+            let redirect_error = |reason: String| PollError::Request {
+                feed: feed.name.clone(),
+                reason,
+            };
+            let next = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| url.join(l).ok())
+                .ok_or_else(|| {
+                    redirect_error(format!(
+                        "HTTP {} without a usable Location",
+                        status.as_u16()
+                    ))
+                })?;
+            if visited.contains(&next) {
+                return Err(redirect_error(format!(
+                    "redirect loop back to {}",
+                    crate::config::display_url(&next)
+                )));
+            }
+            if visited.len() > MAX_REDIRECTS {
+                return Err(redirect_error(format!(
+                    "more than {MAX_REDIRECTS} redirects"
+                )));
+            }
+            permanent &= matches!(status.as_u16(), 301 | 308);
+            visited.push(next.clone());
+            url = next;
+        };
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
@@ -215,7 +256,7 @@ impl Poller {
             return Err(too_large());
         }
         let headers = response.headers().clone();
-        let final_url = (response.url() != &feed.url).then(|| response.url().clone());
+        let final_url = (permanent && url != feed.url).then_some(url);
         let mut bytes = Vec::new();
         while let Some(chunk) = response
             .chunk()

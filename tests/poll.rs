@@ -308,3 +308,73 @@ async fn feeds_shows_health_and_one_host_gets_at_most_per_host_fetches() {
     let table = parleyd(&["--config", config.to_str().unwrap(), "feeds"], &[], b"").await;
     assert!(table.stdout.contains("failing"), "{}", table.stdout);
 }
+
+fn redirect(status: u16, to: &str) -> Route {
+    let mut route = Route::status(status);
+    route.headers.push(("location".into(), to.into()));
+    route
+}
+
+#[tokio::test]
+async fn permanent_redirects_are_reported_temporary_ones_not_and_loops_fail() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/new.xml",
+        Route::ok("application/rss+xml", rss(&[("a", "t", "")])),
+    );
+    server.set("/old.xml", redirect(301, "/new.xml"));
+    server.set("/moved-twice.xml", redirect(308, "/old.xml"));
+    server.set("/temp.xml", redirect(302, "/new.xml"));
+    server.set("/loop-a.xml", redirect(302, "/loop-b.xml"));
+    server.set("/loop-b.xml", redirect(302, "/loop-a.xml"));
+    let poller = Poller::new(&poll_config(1 << 20, Duration::from_secs(5))).unwrap();
+    for (path, moved) in [
+        ("/old.xml", true),
+        ("/moved-twice.xml", true),
+        ("/temp.xml", false),
+    ] {
+        let fetched = poller
+            .fetch(&feed(&server.url(path)), &Validators::default())
+            .await
+            .unwrap();
+        let Fetched::Body(body) = fetched else {
+            panic!("{path}: no body")
+        };
+        assert!(body.bytes.starts_with(b"<?xml"), "{path}");
+        assert_eq!(
+            body.final_url.map(|u| u.path().to_string()),
+            moved.then(|| "/new.xml".to_string()),
+            "{path}"
+        );
+    }
+    let err = poller
+        .fetch(&feed(&server.url("/loop-a.xml")), &Validators::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("redirect loop"), "{err}");
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_stops_at_the_cap_on_decompressed_bytes() {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&vec![b' '; 64 * 1024 * 1024]).unwrap();
+    let bomb = encoder.finish().unwrap();
+    assert!(
+        bomb.len() < 200 * 1024,
+        "the bomb is small on the wire: {}",
+        bomb.len()
+    );
+    let server = FeedServer::start().await;
+    let mut route = Route::ok("application/rss+xml", bomb);
+    route
+        .headers
+        .push(("content-encoding".into(), "gzip".into()));
+    server.set("/bomb.xml", route);
+    let poller = Poller::new(&poll_config(1 << 20, Duration::from_secs(20))).unwrap();
+    let err = poller
+        .fetch(&feed(&server.url("/bomb.xml")), &Validators::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PollError::TooLarge { .. }), "{err}");
+}
