@@ -165,6 +165,7 @@ fn prepare(text: &str) -> String {
     let text = normalise_rss_root(text);
     let text = repair::drop_rss_default_namespace(&text);
     let text = repair::atom03_to_atom10(&text);
+    let text = repair::dc_title_as_title(&text);
     repair::normalise_text_types(&text).into_owned()
 }
 
@@ -630,6 +631,7 @@ const TITLE_TAGS: &[&str] = &[
 
 fn collapse(stripped: &str) -> String {
     let decoded = html_escape::decode_html_entities(stripped);
+    let decoded = repair::repair_mojibake(&decoded);
     let mut out = String::with_capacity(decoded.len());
     for word in decoded.split(|c: char| c.is_whitespace() || c == '\u{a0}') {
         if word.is_empty() {

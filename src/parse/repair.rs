@@ -124,6 +124,77 @@ pub(super) fn drop_rss_default_namespace(text: &str) -> Cow<'_, str> {
     ))
 }
 
+/// An RSS item or channel with `<dc:title>` but no `<title>` gets the Dublin Core title as
+/// its title (feed-rs reads only `<title>`).
+pub(super) fn dc_title_as_title(text: &str) -> Cow<'_, str> {
+    if !text.contains("<dc:title") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    // The channel's own part runs up to the first item; then each item in turn.
+    loop {
+        let (part, next) = match rest.find("<item") {
+            Some(0) => match rest.find("</item>") {
+                Some(end) => rest.split_at(end + 7),
+                None => (rest, ""),
+            },
+            Some(start) => rest.split_at(start),
+            None => (rest, ""),
+        };
+        if part.contains("<dc:title") && !part.contains("<title") {
+            out.push_str(&part.replacen("<dc:title", "<title", 1).replacen(
+                "</dc:title>",
+                "</title>",
+                1,
+            ));
+        } else {
+            out.push_str(part);
+        }
+        if next.is_empty() {
+            break;
+        }
+        rest = next;
+    }
+    Cow::Owned(out)
+}
+
+/// Text that was UTF-8 read as windows-1252 and encoded again ("donâ€™t", "Ã©") is decoded
+/// once more; numeric references to C1 controls (`&#146;`), which mean windows-1252
+/// characters, become those characters. Genuine Latin-1 text ("Genève") is left alone: it
+/// only changes when the round trip gives valid UTF-8.
+pub(super) fn repair_mojibake(text: &str) -> Cow<'_, str> {
+    let c1 = text.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c));
+    let suspicious = c1 || text.contains(['Ã', 'Â', 'â', 'Å', 'Ð', 'Ñ']);
+    if !suspicious {
+        return Cow::Borrowed(text);
+    }
+    let mut fixed: Cow<'_, str> = Cow::Borrowed(text);
+    if c1 {
+        fixed = Cow::Owned(
+            text.chars()
+                .map(|c| {
+                    if ('\u{80}'..='\u{9f}').contains(&c) {
+                        let byte = [c as u8];
+                        let (decoded, _, _) = encoding_rs::WINDOWS_1252.decode(&byte);
+                        decoded.chars().next().unwrap_or(c)
+                    } else {
+                        c
+                    }
+                })
+                .collect(),
+        );
+    }
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&fixed);
+    if !unmappable
+        && let Ok(decoded) = std::str::from_utf8(&bytes)
+        && decoded.chars().count() < fixed.chars().count()
+    {
+        return Cow::Owned(decoded.to_string());
+    }
+    fixed
+}
+
 /// Replaces `&` that does not start an entity or character reference with `&amp;`.
 pub(super) fn escape_bare_ampersands(text: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(text.len() + 16);
@@ -201,6 +272,29 @@ mod tests {
                 "<rss version=\"2.0\" xmlns=\"http://backend.userland.com/rss2\"><channel/></rss>"
             ),
             "<rss version=\"2.0\"><channel/></rss>"
+        );
+    }
+
+    #[test]
+    fn double_encoded_utf8_is_repaired_and_latin1_left_alone() {
+        assert_eq!(repair_mojibake("donâ€™t"), "don\u{2019}t");
+        assert_eq!(repair_mojibake("caf\u{c3}\u{a9}"), "café");
+        assert_eq!(repair_mojibake("don\u{92}t"), "don\u{2019}t");
+        assert_eq!(repair_mojibake("Genève"), "Genève");
+        assert!(matches!(repair_mojibake("plain text"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn dc_title_stands_in_for_a_missing_title() {
+        assert_eq!(
+            dc_title_as_title(
+                "<channel><title>C</title><item><dc:title>I</dc:title></item></channel>"
+            ),
+            "<channel><title>C</title><item><title>I</title></item></channel>"
+        );
+        assert_eq!(
+            dc_title_as_title("<item><title>T</title><dc:title>D</dc:title></item>"),
+            "<item><title>T</title><dc:title>D</dc:title></item>"
         );
     }
 
