@@ -252,3 +252,48 @@ async fn sighup_reloads_the_config_and_an_invalid_one_keeps_the_old() {
     assert!(stderr.contains("Reload refused"), "{stderr}");
     assert!(stderr.contains("feeds[0].url"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_quiets_every_feed_on_that_host() {
+    let server = FeedServer::start().await;
+    let mut busy = Route::status(429);
+    busy.headers.push(("retry-after".into(), "3".into()));
+    server.set("/busy.xml", busy);
+    server.set(
+        "/calm.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss(&[("x", "Markets edge higher", "")]),
+        ),
+    );
+    let dir = TestDir::new();
+    let config = dir.config(&format!(
+        "[poll]\ninterval = \"1s\"\n[[feeds]]\nurl = \"{}\"\nname = \"busy\"\n[[feeds]]\nurl = \"{}\"\nname = \"calm\"\n",
+        server.url("/busy.xml"),
+        server.url("/calm.xml")
+    ));
+    let mut child = spawn_daemon(&config, false);
+    assert!(
+        eventually(Duration::from_secs(20), || !server
+            .requests("/busy.xml")
+            .is_empty())
+        .await
+    );
+    let throttled_at = server.requests("/busy.xml")[0].at;
+    // Long enough for the calm feed to have polled twice on its own 1s schedule.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let next_calm = server
+        .requests("/calm.xml")
+        .into_iter()
+        .map(|r| r.at)
+        .find(|at| at.duration_since(throttled_at) > Duration::from_millis(200))
+        .expect("the calm feed was polled again after the quiet period");
+    // The host asked for 3 s (jitter may take a tenth off); a tolerance, not a benchmark.
+    assert!(
+        next_calm.duration_since(throttled_at) >= Duration::from_millis(2500),
+        "the calm feed on the same host was polled {:?} after the 429",
+        next_calm.duration_since(throttled_at)
+    );
+}

@@ -378,3 +378,22 @@ async fn a_gzip_bomb_stops_at_the_cap_on_decompressed_bytes() {
         .unwrap_err();
     assert!(matches!(err, PollError::TooLarge { .. }), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_charset_header_does_not_garble_utf8() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/utf8.xml",
+        Route::ok(
+            "text/xml; charset=ISO-8859-1",
+            rss(&[("u", "Talks in Genève: Iran’s envoy arrives", "")]),
+        ),
+    );
+    let run = parleyd(&["preview", &server.url("/utf8.xml")], &[], b"").await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("Talks in Genève: Iran’s envoy arrives"),
+        "{}",
+        run.stdout
+    );
+}

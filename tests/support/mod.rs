@@ -62,6 +62,7 @@ impl Route {
 pub struct SeenRequest {
     pub path: String,
     pub headers: HeaderMap,
+    pub at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -123,6 +124,7 @@ async fn serve_feed(State(state): State<Arc<FeedServerState>>, request: Request)
     state.seen.lock().unwrap().push(SeenRequest {
         path: path.clone(),
         headers: request.headers().clone(),
+        at: std::time::Instant::now(),
     });
     let route = state.routes.lock().unwrap().get(&path).cloned();
     if let Some(delay) = route.as_ref().and_then(|r| r.delay) {
