@@ -72,6 +72,22 @@ enum Command {
         #[arg(long)]
         min_f1: Option<f64>,
     },
+    /// Store size and counts.
+    Stats {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-score stored articles under a profile and print what would have alerted (sends
+    /// nothing).
+    Replay {
+        /// How far back, e.g. "7d" or "36h".
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// A profile file; the config's profile when absent.
+        #[arg(long)]
+        profile: Option<PathBuf>,
+    },
     /// Show each feed's health: last success, last error, failures in a row, items, next poll.
     Feeds {
         #[command(subcommand)]
@@ -161,6 +177,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             ..
         } => import_opml(&file, append.as_deref()),
         Command::Feeds { action: None, json } => feeds(&cli.config, json),
+        Command::Stats { json } => stats(&cli.config, json),
+        Command::Replay { since, profile } => replay(&cli.config, &since, profile.as_deref()),
         Command::Eval {
             file,
             profile,
@@ -643,6 +661,69 @@ fn import_opml(file: &Path, append: Option<&Path>) -> Result<ExitCode> {
             );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stats(path: &Path, json: bool) -> Result<ExitCode> {
+    let config = Config::load(path)?;
+    let stats = open_store(&config)?.stats()?;
+    if json {
+        println!("{}", serde_json::to_string(&stats)?);
+    } else {
+        println!("store:        {}", config.storage.path.display());
+        println!(
+            "size on disk: {:.1} MiB",
+            stats.size_on_disk as f64 / (1024.0 * 1024.0)
+        );
+        println!("articles:     {}", stats.articles);
+        println!("feeds:        {}", stats.feeds);
+        println!("stories:      {}", stats.stories);
+        println!(
+            "alerts:       {} pending, {} sent, {} dead",
+            stats.pending, stats.sent, stats.dead
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn replay(path: &Path, since: &str, profile: Option<&Path>) -> Result<ExitCode> {
+    let config = Config::load(path)?;
+    let since = humantime::parse_duration(since)
+        .with_context(|| format!("--since `{since}` is not a duration such as \"7d\""))?;
+    let classifier = match profile {
+        Some(_) => load_classifier(profile)?,
+        None => Classifier::from_source(&config.classifier.profile, config.classifier.threshold)?,
+    };
+    let store = open_store(&config)?;
+    let cutoff = chrono::Utc::now() - chrono::Duration::from_std(since)?;
+    let articles = store.articles_since(cutoff)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut would_alert = 0;
+    for stored in &articles {
+        let verdict = classifier.classify_article(&stored.article);
+        if !verdict.relevant {
+            continue;
+        }
+        would_alert += 1;
+        let line = serde_json::json!({
+            "first_seen": stored.article.first_seen.to_rfc3339(),
+            "feed": stored.article.feed,
+            "title": stored.article.title,
+            "link": stored.article.link,
+            "event": verdict.event,
+            "score": verdict.score,
+            "was_relevant": stored.verdict.as_ref().map(|v| v.relevant),
+            "reasons": verdict.reasons,
+        });
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    eprintln!(
+        "{would_alert} of {} stored articles since {} would alert (nothing was sent)",
+        articles.len(),
+        cutoff.format("%Y-%m-%d %H:%M")
+    );
     Ok(ExitCode::SUCCESS)
 }
 

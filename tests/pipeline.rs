@@ -498,3 +498,43 @@ async fn an_edited_or_redated_item_does_not_alert_again() {
         "edits and re-dating alerted again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_and_replay_read_the_store_without_sending() {
+    let feeds = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    let dir = TestDir::new();
+    let config = dir.config(&webhook_config(&feeds, ""));
+    serve_all(
+        &feeds,
+        &[BACKLOG_RSS, RELEVANT_RSS],
+        &[IRRELEVANT_ATOM],
+        &[RELEVANT_JSON],
+    );
+    let hook = receiver.url("/hook");
+    let run = once(&config, &[("HOOK_URL", hook.as_str())]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(receiver.received().is_empty(), "the backlog stays quiet");
+
+    let args = |cmd: &'static [&'static str]| {
+        let mut full = vec!["--config", config.to_str().unwrap()];
+        full.extend_from_slice(cmd);
+        full
+    };
+    let env = [("HOOK_URL", hook.as_str())];
+    let stats = parleyd(&args(&["stats", "--json"]), &env, b"").await;
+    assert_eq!(stats.code, Some(0), "{}", stats.stderr);
+    let stats: serde_json::Value = serde_json::from_str(&stats.stdout).unwrap();
+    assert_eq!(stats["articles"], 4);
+    assert_eq!(stats["feeds"], 3);
+
+    let replay = parleyd(&args(&["replay", "--since", "1h"]), &env, b"").await;
+    assert_eq!(replay.code, Some(0), "{}", replay.stderr);
+    assert_eq!(replay.stdout.lines().count(), 3, "{}", replay.stdout);
+    assert!(
+        replay.stderr.contains("3 of 4 stored articles"),
+        "{}",
+        replay.stderr
+    );
+    assert!(receiver.received().is_empty(), "replay sends nothing");
+}

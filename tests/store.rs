@@ -331,3 +331,30 @@ fn two_feeds_committing_the_same_story_at_once_open_it_once() {
     let joined: usize = outcomes.iter().map(|o| o.joined_story).sum();
     assert_eq!((queued, joined), (1, 7), "{outcomes:?}");
 }
+
+#[tokio::test]
+async fn pruned_articles_stay_known_and_never_alert_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
+    let old = article("wire", "old", "US and Iran hold talks in Oman");
+    let feed_url = old.feed_url.clone();
+    commit(&store, &feed_url, vec![alerting(old.clone())]);
+    let pruned = store
+        .prune(Utc::now() + chrono::Duration::seconds(1))
+        .unwrap();
+    assert_eq!(pruned, 1);
+    assert!(
+        store.article(&old.store_key()).unwrap().is_none(),
+        "the content is gone"
+    );
+    assert!(
+        store.contains_article(&old.store_key()).unwrap(),
+        "the key stays"
+    );
+    let again = commit(&store, &feed_url, vec![alerting(old)]);
+    assert_eq!(again.stored, 0);
+    assert!(again.queued.is_empty());
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.articles, 1);
+    assert!(stats.size_on_disk > 0);
+}

@@ -38,6 +38,8 @@ pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(3600);
 /// Thirty feeds on one site are fetched two at a time, not thirty at once.
 pub const DEFAULT_PER_HOST: usize = 2;
+/// A month of articles is plenty to look back on with `replay`; older ones are pruned.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// sled's own default cache is 1 GiB; a feed daemon needs far less.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 64 * 1024 * 1024;
 /// Delivery attempts before an alert is parked as dead (about a day with the default back-off).
@@ -79,6 +81,9 @@ pub struct StorageConfig {
     pub path: PathBuf,
     /// sled's page cache size in bytes.
     pub cache_capacity: u64,
+    /// Articles first seen longer ago than this are pruned (their keys stay, so they never
+    /// alert again).
+    pub retention: Duration,
 }
 
 /// `[poll]`.

@@ -13,7 +13,7 @@ const TOP_KEYS: &[&str] = &[
     "feeds",
     "sinks",
 ];
-const STORAGE_KEYS: &[&str] = &["path", "cache_capacity"];
+const STORAGE_KEYS: &[&str] = &["path", "cache_capacity", "retention"];
 const POLL_KEYS: &[&str] = &[
     "interval",
     "timeout",
@@ -361,6 +361,9 @@ impl Walker<'_> {
             cache_capacity: self
                 .byte_size(table, "storage", "cache_capacity")
                 .unwrap_or(DEFAULT_CACHE_CAPACITY),
+            retention: self
+                .duration(table, "storage", "retention")
+                .unwrap_or(DEFAULT_RETENTION),
         }
     }
 

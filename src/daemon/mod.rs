@@ -28,6 +28,8 @@ const MAX_FEED_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 /// How long shutdown waits for in-flight polls and sends before giving up on them. Both are
 /// bounded by their own timeouts, so this is only reached if something is badly stuck.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
+/// How often the daemon prunes articles past their retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
 /// A delivery worker with nothing queued checks the outbox this often anyway.
 const IDLE_DELIVERY_CHECK: Duration = Duration::from_secs(60);
 
@@ -518,6 +520,8 @@ pub async fn run(
     let mut pipeline = Arc::new(Pipeline::new(config)?);
     let tracker = TaskTracker::new();
     let mut generation = start_generation(&pipeline, &tracker, &shutdown);
+    let mut prune = tokio::time::interval(PRUNE_EVERY);
+    prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!(
         feeds = pipeline.config.feeds.len(),
         sinks = pipeline.config.sinks.len(),
@@ -527,6 +531,7 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
+            _ = prune.tick() => prune_store(&pipeline),
             Some(config) = reloads.recv() => {
                 match reload(&pipeline, config) {
                     Ok(next) => {
@@ -555,6 +560,17 @@ pub async fn run(
     pipeline.store.flush().await?;
     tracing::info!("Store flushed; stopped.");
     Ok(())
+}
+
+/// Prunes articles past `storage.retention`; a failure is logged and retried next time.
+fn prune_store(pipeline: &Pipeline) {
+    let retention = chrono::Duration::from_std(pipeline.config.storage.retention)
+        .unwrap_or(chrono::Duration::days(30));
+    match pipeline.store.prune(Utc::now() - retention) {
+        Ok(0) => {}
+        Ok(pruned) => tracing::info!(pruned, "Old articles pruned."),
+        Err(err) => tracing::warn!(error = %err, "Pruning failed; will retry."),
+    }
 }
 
 /// A pipeline for a reloaded config, on the running store.

@@ -68,6 +68,31 @@ pub struct FeedState {
     pub moved_to: Option<String>,
 }
 
+/// What stands in for a pruned article: only its key matters.
+#[derive(Debug, Serialize, Deserialize)]
+struct Tombstone {
+    pruned: bool,
+}
+
+/// Counts and size of a store.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreStats {
+    /// Bytes on disk (sled's own figure).
+    pub size_on_disk: u64,
+    /// Articles, pruned ones included (as tombstones).
+    pub articles: usize,
+    /// Feeds with recorded state.
+    pub feeds: usize,
+    /// Stories recently alerted.
+    pub stories: usize,
+    /// Alerts waiting to be sent, all sinks.
+    pub pending: usize,
+    /// Sent-alert records.
+    pub sent: usize,
+    /// Dead-lettered alerts.
+    pub dead: usize,
+}
+
 /// A delivered alert and when its sink accepted it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SentAlert {
@@ -307,9 +332,62 @@ impl Store {
         Ok(bytes.and_then(|b| keys::decode(&b).ok()))
     }
 
-    /// The number of stored articles (walks the tree: for reports, not hot paths).
-    pub fn article_count(&self) -> usize {
-        self.articles.len()
+    /// Counts and size, for `parleyd stats` (walks every tree: not for hot paths).
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when the size cannot be read.
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        Ok(StoreStats {
+            size_on_disk: self.db.size_on_disk().map_err(io("size read"))?,
+            articles: self.articles.len(),
+            feeds: self.feeds.len(),
+            stories: self.stories.len(),
+            pending: self.outbox.len(),
+            sent: self.sent.len(),
+            dead: self.dead.len(),
+        })
+    }
+
+    /// Stored articles first seen at or after `since` (pruned ones are gone).
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn articles_since(&self, since: DateTime<Utc>) -> Result<Vec<StoredArticle>, StoreError> {
+        let mut out: Vec<StoredArticle> = decode_all(&self.articles, "article scan")?;
+        out.retain(|a| a.article.first_seen >= since);
+        out.sort_by_key(|a| a.article.first_seen);
+        Ok(out)
+    }
+
+    /// Prunes articles first seen before `cutoff`, keeping a small tombstone under each
+    /// key so a pruned article is never taken for new again, and sent-alert records older
+    /// than the cutoff. Returns how many articles were pruned.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read or write failure.
+    pub fn prune(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        let tombstone = keys::encode(&Tombstone { pruned: true });
+        let mut pruned = 0;
+        for item in self.articles.iter() {
+            let (key, value) = item.map_err(io("article scan"))?;
+            if let Ok(stored) = keys::decode::<StoredArticle>(&value)
+                && stored.article.first_seen < cutoff
+            {
+                self.articles
+                    .insert(key, tombstone.as_slice())
+                    .map_err(io("article prune"))?;
+                pruned += 1;
+            }
+        }
+        for item in self.sent.iter() {
+            let (key, value) = item.map_err(io("sent scan"))?;
+            if let Ok(sent) = keys::decode::<SentAlert>(&value)
+                && sent.sent_at < cutoff
+            {
+                self.sent.remove(key).map_err(io("sent prune"))?;
+            }
+        }
+        Ok(pruned)
     }
 
     /// A feed's remembered state; a record that cannot be decoded counts as absent.
