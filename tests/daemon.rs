@@ -297,3 +297,57 @@ async fn a_429_quiets_every_feed_on_that_host() {
         next_calm.duration_since(throttled_at)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_hears_ready_status_and_stopping() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss(&[("x", "Markets edge higher", "")]),
+        ),
+    );
+    let dir = TestDir::new();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let config = dir.config(&format!(
+        "[poll]\ninterval = \"1s\"\n[[feeds]]\nurl = \"{}\"\n",
+        server.url("/a.xml")
+    ));
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parleyd"))
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env_clear()
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let receive = |socket: &std::os::unix::net::UnixDatagram| {
+        let mut buf = [0u8; 4096];
+        let n = socket.recv(&mut buf).expect("a notification arrived");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let first = receive(&socket);
+    assert!(first.contains("READY=1"), "{first}");
+    assert!(
+        first.contains("STATUS=1 feeds (0 failing), 0 alerts pending"),
+        "{first}"
+    );
+
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let mut seen = Vec::new();
+    while !seen.iter().any(|m: &String| m.contains("STOPPING=1")) {
+        seen.push(receive(&socket));
+    }
+    let output = child.wait_with_output().await.unwrap();
+    assert_eq!(output.status.code(), Some(0));
+}

@@ -29,3 +29,6 @@ mod delivery;
 
 // SIGKILL at random moments: no alert lost, none doubled under another id.
 mod chaos;
+
+// The systemd unit, checked by systemd-analyze where it is installed.
+mod systemd;

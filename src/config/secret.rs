@@ -43,9 +43,11 @@ impl fmt::Display for Secret {
     }
 }
 
-/// Replaces every `${NAME}` and `${NAME:-default}` in `raw` with the variable's value.
-/// Returns the resolved text and the names it used, or a message naming the variable that
-/// is missing. The message never contains the raw text, because it may hold a secret.
+/// Replaces every `${NAME}` and `${NAME:-default}` in `raw` with the variable's value, and
+/// every `${credential:NAME}` with the contents of `$CREDENTIALS_DIRECTORY/NAME` (where
+/// systemd's `LoadCredential=` puts secrets), trailing newline removed. Returns the resolved
+/// text and the names it used, or a message naming what is missing. The message never
+/// contains the raw text, because it may hold a secret.
 pub(crate) fn interpolate(
     raw: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -60,6 +62,12 @@ pub(crate) fn interpolate(
             return Err("has a `${` without a closing `}`".to_string());
         };
         let inner = &after[..end];
+        if let Some(credential) = inner.strip_prefix("credential:") {
+            out.push_str(&read_credential(credential, lookup)?);
+            names.push(format!("credential:{credential}"));
+            rest = &after[end + 1..];
+            continue;
+        }
         let (name, default) = match inner.split_once(":-") {
             Some((name, default)) => (name, Some(default)),
             None => (inner, None),
@@ -83,6 +91,24 @@ pub(crate) fn interpolate(
         return Err("contains a line break after substitution".to_string());
     }
     Ok((out, names))
+}
+
+/// The contents of a systemd credential, for `${credential:NAME}`.
+fn read_credential(name: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    if name.is_empty() || name.contains(['/', '\\']) || name == ".." {
+        return Err(format!("`credential:{name}` is not a credential name"));
+    }
+    let directory = lookup("CREDENTIALS_DIRECTORY").ok_or_else(|| {
+        format!("credential {name} needs CREDENTIALS_DIRECTORY (set by systemd's LoadCredential=)")
+    })?;
+    let path = std::path::Path::new(&directory).join(name);
+    let text = std::fs::read_to_string(&path).map_err(|err| {
+        format!(
+            "cannot read credential {name} from {}: {err}",
+            path.display()
+        )
+    })?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_string())
 }
 
 #[cfg(test)]
@@ -117,6 +143,30 @@ mod tests {
             "environment variable EMPTY is empty"
         );
         assert!(interpolate("${HOOK", &env).is_err());
+    }
+
+    #[test]
+    fn credentials_are_read_from_the_credentials_directory() {
+        let dir = std::env::temp_dir().join(format!("parleyd-cred-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("slack"), "https://hooks.example/T/B/c\n").unwrap();
+        let directory = dir.display().to_string();
+        let lookup = |name: &str| (name == "CREDENTIALS_DIRECTORY").then(|| directory.clone());
+        let (value, names) = interpolate("${credential:slack}", &lookup).unwrap();
+        assert_eq!(value, "https://hooks.example/T/B/c");
+        assert_eq!(names, vec!["credential:slack"]);
+        assert!(
+            interpolate("${credential:missing}", &lookup)
+                .unwrap_err()
+                .contains("cannot read credential missing")
+        );
+        assert!(interpolate("${credential:../etc}", &lookup).is_err());
+        assert!(
+            interpolate("${credential:slack}", &env)
+                .unwrap_err()
+                .contains("CREDENTIALS_DIRECTORY")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

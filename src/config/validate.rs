@@ -335,7 +335,10 @@ impl Walker<'_> {
                 } else {
                     names
                         .iter()
-                        .map(|name| format!("${name}"))
+                        .map(|name| match name.strip_prefix("credential:") {
+                            Some(credential) => format!("credential {credential}"),
+                            None => format!("${name}"),
+                        })
                         .collect::<Vec<_>>()
                         .join(", ")
                 };

@@ -6,6 +6,8 @@
 //! the article that raised it is durable. One feed's or sink's failure is logged, counted and
 //! backed off; it never stops the others.
 
+mod systemd;
+
 use crate::classify::{Classifier, ProfileError};
 use crate::config::{Config, FeedConfig, SinkConfig};
 use crate::model::Article;
@@ -522,6 +524,9 @@ pub async fn run(
     let mut generation = start_generation(&pipeline, &tracker, &shutdown);
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut heartbeat = tokio::time::interval(systemd::ping_interval());
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    systemd::ready(&status_line(&pipeline));
     tracing::info!(
         feeds = pipeline.config.feeds.len(),
         sinks = pipeline.config.sinks.len(),
@@ -532,7 +537,15 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = prune.tick() => prune_store(&pipeline),
+            // The watchdog is fed from this loop, and only while the store answers, so a
+            // hung loop or a broken store gets the daemon restarted.
+            _ = heartbeat.tick() => {
+                if pipeline.store.pending("").is_ok() {
+                    systemd::alive(&status_line(&pipeline));
+                }
+            }
             Some(config) = reloads.recv() => {
+                systemd::reloading();
                 match reload(&pipeline, config) {
                     Ok(next) => {
                         generation.cancel();
@@ -543,10 +556,12 @@ pub async fn run(
                         tracing::error!(error = %err, "Reload failed; the previous config keeps running.");
                     }
                 }
+                systemd::ready(&status_line(&pipeline));
             }
         }
     }
     tracker.close();
+    systemd::stopping();
     tracing::info!("Shutting down: finishing polls and deliveries in flight.");
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
         .await
@@ -560,6 +575,34 @@ pub async fn run(
     pipeline.store.flush().await?;
     tracing::info!("Store flushed; stopped.");
     Ok(())
+}
+
+/// One line for `systemctl status`: feeds, failing feeds, alerts waiting.
+fn status_line(pipeline: &Pipeline) -> String {
+    let failing = pipeline
+        .config
+        .feeds
+        .iter()
+        .filter(|feed| {
+            pipeline
+                .store
+                .feed_state(feed.url.as_str())
+                .ok()
+                .flatten()
+                .is_some_and(|state| state.consecutive_failures > 0)
+        })
+        .count();
+    let pending: usize = pipeline
+        .config
+        .sinks
+        .iter()
+        .filter_map(|sink| pipeline.store.pending(&sink.name).ok())
+        .map(|(count, _)| count)
+        .sum();
+    format!(
+        "{} feeds ({failing} failing), {pending} alerts pending",
+        pipeline.config.feeds.len()
+    )
 }
 
 /// Prunes articles past `storage.retention`; a failure is logged and retried next time.
