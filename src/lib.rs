@@ -13,8 +13,9 @@
 //!            ETag)                outbox)   corpus)     stdout sinks)
 //! ```
 //!
-//! [`daemon`] wires the stages together, schedules feeds and owns shutdown. [`model`] holds
-//! the types that pass between stages; [`telemetry`] sets up logging.
+//! [`daemon`] wires the stages together, schedules feeds and owns shutdown; [`server`]
+//! serves health, metrics and a status page. [`model`] holds the types that pass between
+//! stages; [`telemetry`] sets up logging and names the metrics.
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
 
@@ -25,6 +26,7 @@ pub mod model;
 pub mod notify;
 pub mod parse;
 pub mod poll;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod xml;

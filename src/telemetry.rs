@@ -43,3 +43,29 @@ mod tests {
         assert_eq!(filter_directive("info,sled=debug"), "info,sled=debug");
     }
 }
+
+/// Metric names, in one place; labels are feed and sink names from the config only.
+pub mod metric {
+    /// Polls by feed and outcome (`new`, `unchanged`, or an error kind).
+    pub const POLLS: &str = "parleyd_polls_total";
+    /// Time to fetch and process one poll, by feed.
+    pub const POLL_SECONDS: &str = "parleyd_poll_duration_seconds";
+    /// Articles stored for the first time, by feed.
+    pub const ARTICLES_NEW: &str = "parleyd_articles_new_total";
+    /// Classifier verdicts on new articles, by `relevant`.
+    pub const VERDICTS: &str = "parleyd_verdicts_total";
+    /// Alerts queued (new stories).
+    pub const ALERTS_QUEUED: &str = "parleyd_alerts_queued_total";
+    /// Alerts delivered, by sink.
+    pub const ALERTS_SENT: &str = "parleyd_alerts_sent_total";
+    /// Delivery attempts that failed and will be retried, by sink.
+    pub const ALERTS_RETRIED: &str = "parleyd_alerts_retried_total";
+    /// Alerts moved to the dead-letter list, by sink.
+    pub const ALERTS_DEAD: &str = "parleyd_alerts_dead_total";
+    /// Alerts waiting in the outbox, by sink.
+    pub const OUTBOX_DEPTH: &str = "parleyd_outbox_depth";
+    /// Stories alerted in the story window.
+    pub const STORIES: &str = "parleyd_stories";
+    /// The store's size on disk.
+    pub const STORE_BYTES: &str = "parleyd_store_size_bytes";
+}

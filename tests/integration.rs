@@ -32,3 +32,6 @@ mod chaos;
 
 // The systemd unit, checked by systemd-analyze where it is installed.
 mod systemd;
+
+// The status server: health, readiness, metrics, status page (and in Chromium).
+mod server;

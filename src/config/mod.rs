@@ -68,6 +68,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// Log level and format.
     pub log: LogConfig,
+    /// The status server.
+    pub server: ServerConfig,
     /// The feeds to watch, at least one.
     pub feeds: Vec<FeedConfig>,
     /// Where alerts go. May be empty: articles are still stored and classified.
@@ -160,6 +162,16 @@ pub struct DeliveryConfig {
     /// An alert not delivered within this time of being queued is dead-lettered.
     pub max_age: Duration,
 }
+
+/// `[server]`.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where `/healthz`, `/readyz`, `/metrics` and the status page listen; `None` is off.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// Loopback only: the status page shows what parleyd watches, which is nobody else's business.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 
 /// `[log]`.
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ const TOP_KEYS: &[&str] = &[
     "classifier",
     "delivery",
     "log",
+    "server",
     "feeds",
     "sinks",
 ];
@@ -84,6 +85,8 @@ pub(super) fn validate(
     let delivery = walker.delivery(section);
     let section = walker.section(&table, "log");
     let log = walker.log(section);
+    let section = walker.section(&table, "server");
+    let server = walker.server(section);
     let feeds = walker.feeds(table.get("feeds"), &poll);
     let feed_names: Vec<String> = feeds.iter().map(|f| f.name.clone()).collect();
     let sinks = walker.sinks(table.get("sinks"), &feed_names);
@@ -96,6 +99,7 @@ pub(super) fn validate(
             classifier,
             delivery,
             log,
+            server,
             feeds,
             sinks,
         })
@@ -503,6 +507,35 @@ impl Walker<'_> {
             max_age: self
                 .duration(table, "delivery", "max_age")
                 .unwrap_or(DEFAULT_MAX_ALERT_AGE),
+        }
+    }
+
+    fn server(&mut self, table: Option<&Table>) -> ServerConfig {
+        if let Some(table) = table {
+            self.check_keys(table, "server", &["listen"]);
+        }
+        let raw = self
+            .string(table, "server", "listen")
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        if raw == "off" {
+            return ServerConfig { listen: None };
+        }
+        match raw.parse::<std::net::SocketAddr>() {
+            Ok(addr) => {
+                if !addr.ip().is_loopback() {
+                    tracing::debug!(%addr, "The status server listens beyond loopback.");
+                }
+                ServerConfig { listen: Some(addr) }
+            }
+            Err(_) => {
+                self.problem(
+                    "server.listen",
+                    format!(
+                        "`{raw}` is not an address and port such as \"127.0.0.1:9464\", or \"off\""
+                    ),
+                );
+                ServerConfig { listen: None }
+            }
         }
     }
 

@@ -171,7 +171,9 @@ impl Pipeline {
             .feed_state(key)
             .map_err(store_error)?
             .unwrap_or_default();
+        let started = std::time::Instant::now();
         let outcome = self.fetch_and_commit(feed, &mut state).await;
+        record_poll_metrics(feed, &outcome, started.elapsed());
         match outcome {
             Ok(report) => Ok(report),
             Err(err) => {
@@ -355,6 +357,27 @@ impl Pipeline {
     }
 }
 
+fn record_poll_metrics(feed: &FeedConfig, outcome: &Result<FeedReport, FeedError>, took: Duration) {
+    use crate::telemetry::metric;
+    let outcome_label = match outcome {
+        Ok(report) if report.unchanged => "unchanged",
+        Ok(_) => "new",
+        Err(err) => err.kind(),
+    };
+    metrics::counter!(metric::POLLS, "feed" => feed.name.clone(), "outcome" => outcome_label)
+        .increment(1);
+    metrics::histogram!(metric::POLL_SECONDS, "feed" => feed.name.clone())
+        .record(took.as_secs_f64());
+    if let Ok(report) = outcome {
+        metrics::counter!(metric::ARTICLES_NEW, "feed" => feed.name.clone())
+            .increment(report.new as u64);
+        metrics::counter!(metric::VERDICTS, "relevant" => "true").increment(report.relevant as u64);
+        metrics::counter!(metric::VERDICTS, "relevant" => "false")
+            .increment((report.new - report.relevant) as u64);
+        metrics::counter!(metric::ALERTS_QUEUED).increment(report.queued as u64);
+    }
+}
+
 async fn parse_off_thread(
     feed: &FeedConfig,
     bytes: Vec<u8>,
@@ -521,6 +544,19 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let mut pipeline = Arc::new(Pipeline::new(config)?);
     let tracker = TaskTracker::new();
+    let (current, watched) = tokio::sync::watch::channel(Arc::clone(&pipeline));
+    if let Some(addr) = pipeline.config.server.listen {
+        let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .map_err(|err| tracing::warn!(error = %err, "Metrics are off: no recorder."))
+            .ok();
+        tracker.spawn(crate::server::serve(
+            addr,
+            watched,
+            metrics,
+            shutdown.clone(),
+        ));
+    }
     let mut generation = start_generation(&pipeline, &tracker, &shutdown);
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -550,6 +586,7 @@ pub async fn run(
                     Ok(next) => {
                         generation.cancel();
                         pipeline = Arc::new(next);
+                        current.send_replace(Arc::clone(&pipeline));
                         generation = start_generation(&pipeline, &tracker, &shutdown);
                     }
                     Err(err) => {

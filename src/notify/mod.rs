@@ -225,6 +225,8 @@ impl Notifier {
             Ok(()) => {
                 store.mark_sent(&key, &alert, Utc::now(), None)?;
                 report.sent += 1;
+                metrics::counter!(crate::telemetry::metric::ALERTS_SENT, "sink" => sink.name.clone())
+                    .increment(1);
                 tracing::info!(sink = %sink.name, alert = %alert.id, feed = %alert.article.feed, "Alert delivered.");
                 self.pace(sink).await;
                 Ok(true)
@@ -253,6 +255,8 @@ impl Notifier {
                     store.mark_sent(key, alert, now, Some(&digest_id))?;
                 }
                 report.sent += held.len();
+                metrics::counter!(crate::telemetry::metric::ALERTS_SENT, "sink" => sink.name.clone())
+                    .increment(held.len() as u64);
                 tracing::info!(sink = %sink.name, digest = %digest_id, alerts = held.len(), "Digest delivered.");
                 self.pace(sink).await;
                 Ok(true)
@@ -308,6 +312,8 @@ impl Notifier {
         ));
         store.move_to_dead(key, alert)?;
         report.dead += 1;
+        metrics::counter!(crate::telemetry::metric::ALERTS_DEAD, "sink" => sink.name.clone())
+            .increment(1);
         tracing::error!(sink = %sink.name, alert = %alert.id, "Alert moved to the dead-letter list: too old to send.");
         Ok(true)
     }
@@ -326,6 +332,8 @@ impl Notifier {
         if alert.attempts >= self.config.max_attempts {
             store.move_to_dead(key, alert)?;
             report.dead += 1;
+            metrics::counter!(crate::telemetry::metric::ALERTS_DEAD, "sink" => sink.name.clone())
+                .increment(1);
             tracing::error!(sink = %sink.name, alert = %alert.id, attempts = alert.attempts, error = %err, "Alert moved to the dead-letter list after its last attempt.");
         } else {
             let wait = self.retry_delay(alert.attempts, err.retry_after);
@@ -334,6 +342,8 @@ impl Notifier {
             store.update_alert(key, alert)?;
             report.failed += 1;
             report.blocked_until = Some(alert.next_attempt);
+            metrics::counter!(crate::telemetry::metric::ALERTS_RETRIED, "sink" => sink.name.clone())
+                .increment(1);
             tracing::warn!(sink = %sink.name, alert = %alert.id, attempts = alert.attempts, retry_in = %humantime::format_duration(wait), error = %err, "Alert delivery failed; will retry.");
         }
         Ok(())

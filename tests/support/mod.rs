@@ -378,10 +378,16 @@ impl TestDir {
         self.dir.path()
     }
 
-    /// Writes `parleyd.toml` with a `[storage]` section pointing into this folder prepended.
+    /// Writes `parleyd.toml`: a `[storage]` section pointing into this folder, the status
+    /// server off (tests run side by side), then `body`.
     pub fn config(&self, body: &str) -> PathBuf {
+        self.config_with_server("off", body)
+    }
+
+    /// As [`TestDir::config`], with the status server listening on `listen`.
+    pub fn config_with_server(&self, listen: &str, body: &str) -> PathBuf {
         let text = format!(
-            "[storage]\npath = \"{}\"\n\n{body}",
+            "[storage]\npath = \"{}\"\n[server]\nlisten = \"{listen}\"\n\n{body}",
             self.path().join("store").display()
         );
         self.write("parleyd.toml", &text)

@@ -1,0 +1,356 @@
+//! The status server, read-only: `/healthz`, `/readyz`, `/metrics` (Prometheus text) and a
+//! server-rendered status page with no external assets. Everything that came from a feed is
+//! HTML-escaped, since titles are written by strangers.
+
+use crate::daemon::Pipeline;
+use crate::model::alert_id;
+use crate::store::StoredArticle;
+use crate::telemetry::metric;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::collections::HashSet;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// A sink whose oldest waiting alert is older than this is stuck, and the daemon not ready.
+const STUCK_AFTER: ChronoDuration = ChronoDuration::hours(1);
+/// How many matches the status page lists.
+const LATEST_MATCHES: usize = 25;
+/// Days in the status page's chart.
+const CHART_DAYS: i64 = 7;
+
+/// What the handlers read: the running pipeline (replaced on reload) and the metrics.
+#[derive(Clone)]
+struct AppState {
+    pipeline: watch::Receiver<Arc<Pipeline>>,
+    metrics: Option<PrometheusHandle>,
+}
+
+/// Serves until `shutdown`; a listener that cannot bind is logged, not fatal, since the
+/// daemon's job is alerts, not its status page.
+pub async fn serve(
+    addr: std::net::SocketAddr,
+    pipeline: watch::Receiver<Arc<Pipeline>>,
+    metrics: Option<PrometheusHandle>,
+    shutdown: CancellationToken,
+) {
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::warn!(%addr, error = %err, "Status server not started: cannot listen.");
+            return;
+        }
+    };
+    tracing::info!(%addr, "Status server listening.");
+    let app = Router::new()
+        .route("/", get(status_page))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(AppState { pipeline, metrics });
+    if let Err(err) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+    {
+        tracing::warn!(error = %err, "Status server stopped.");
+    }
+}
+
+/// The process answers.
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "alive" }))
+}
+
+/// Ready when the store answers, a poll finished recently, and no sink is stuck.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let pipeline = state.pipeline.borrow().clone();
+    let mut problems = Vec::new();
+    let store_ok = pipeline.store().stats().is_ok();
+    if !store_ok {
+        problems.push("the store does not answer".to_string());
+    }
+    let shortest = pipeline
+        .config()
+        .feeds
+        .iter()
+        .map(|f| f.interval)
+        .min()
+        .unwrap_or_default();
+    let recent = ChronoDuration::from_std(shortest * 3)
+        .unwrap_or(ChronoDuration::minutes(10))
+        .max(ChronoDuration::minutes(10));
+    let last_poll = pipeline
+        .config()
+        .feeds
+        .iter()
+        .filter_map(|f| pipeline.store().feed_state(f.url.as_str()).ok().flatten())
+        .filter_map(|s| s.last_attempt)
+        .max();
+    match last_poll {
+        Some(at) if Utc::now() - at <= recent => {}
+        Some(at) => problems.push(format!("no poll since {}", at.to_rfc3339())),
+        None => problems.push("no poll has finished yet".to_string()),
+    }
+    if let Ok(pending) = pipeline.store().pending_alerts() {
+        for sink in &pipeline.config().sinks {
+            let oldest = pending
+                .iter()
+                .filter(|a| a.sink == sink.name)
+                .map(|a| a.created)
+                .min();
+            if let Some(oldest) = oldest
+                && Utc::now() - oldest > STUCK_AFTER
+            {
+                problems.push(format!(
+                    "sink `{}` has had an alert waiting since {}",
+                    sink.name,
+                    oldest.to_rfc3339()
+                ));
+            }
+        }
+    }
+    let ready = problems.is_empty();
+    let body = serde_json::json!({
+        "ready": ready,
+        "store": if store_ok { "ok" } else { "failing" },
+        "last_poll": last_poll.map(|t| t.to_rfc3339()),
+        "problems": problems,
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let Some(handle) = &state.metrics else {
+        return (StatusCode::NOT_FOUND, "metrics are off").into_response();
+    };
+    let pipeline = state.pipeline.borrow().clone();
+    // Gauges are read from the store when scraped, so they are never stale.
+    if let Ok(pending) = pipeline.store().pending_alerts() {
+        for sink in &pipeline.config().sinks {
+            let depth = pending.iter().filter(|a| a.sink == sink.name).count();
+            metrics::gauge!(metric::OUTBOX_DEPTH, "sink" => sink.name.clone()).set(depth as f64);
+        }
+    }
+    if let Ok(stats) = pipeline.store().stats() {
+        metrics::gauge!(metric::STORIES).set(stats.stories as f64);
+        metrics::gauge!(metric::STORE_BYTES).set(stats.size_on_disk as f64);
+    }
+    handle.run_upkeep();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+        .into_response()
+}
+
+async fn status_page(State(state): State<AppState>) -> Response {
+    let pipeline = state.pipeline.borrow().clone();
+    match render_status(&pipeline) {
+        Ok(html) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'",
+                ),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the store: {err}"),
+        )
+            .into_response(),
+    }
+}
+
+fn text(s: &str) -> String {
+    html_escape::encode_text(s).into_owned()
+}
+
+fn time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(
+        || "–".to_string(),
+        |t| t.format("%Y-%m-%d %H:%M").to_string(),
+    )
+}
+
+fn render_status(pipeline: &Pipeline) -> Result<String, crate::store::StoreError> {
+    let store = pipeline.store();
+    let config = pipeline.config();
+    let now = Utc::now();
+    let mut html = String::with_capacity(16 * 1024);
+    html.push_str(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>parleyd</title>\
+         <style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
+         table{border-collapse:collapse;margin-bottom:2em}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}\
+         .failing{color:#b00}.ok{color:#070}.muted{color:#777}details{font-size:12px}</style></head><body>",
+    );
+    html.push_str("<h1>parleyd</h1>");
+
+    html.push_str("<h2>Feeds</h2><table id=\"feeds\"><tr><th>Feed</th><th>Health</th><th>Last success</th><th>Next poll</th><th>Failures</th><th>Items</th><th>Last error</th></tr>");
+    for feed in &config.feeds {
+        let state = store.feed_state(feed.url.as_str())?.unwrap_or_default();
+        let health = if state.consecutive_failures > 0 {
+            "failing"
+        } else if state.last_success.is_some() {
+            "ok"
+        } else {
+            "new"
+        };
+        let error = if state.consecutive_failures > 0 {
+            text(state.last_error.as_deref().unwrap_or(""))
+        } else {
+            String::new()
+        };
+        html.push_str(&format!(
+            "<tr><td>{}</td><td class=\"{health}\">{health}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{error}</td></tr>",
+            text(&feed.name),
+            time(state.last_success),
+            time(state.next_poll),
+            state.consecutive_failures,
+            state.items_seen,
+        ));
+    }
+    html.push_str("</table>");
+
+    let week = store.articles_since(now - ChronoDuration::days(CHART_DAYS))?;
+    let matches: Vec<&StoredArticle> = week
+        .iter()
+        .filter(|a| a.verdict.as_ref().is_some_and(|v| v.relevant))
+        .collect();
+    let pending: HashSet<String> = store.pending_alerts()?.into_iter().map(|a| a.id).collect();
+    let dead: HashSet<String> = store.dead_alerts()?.into_iter().map(|a| a.id).collect();
+    let sent: HashSet<String> = store
+        .sent_alerts()?
+        .into_iter()
+        .map(|s| s.alert.id)
+        .collect();
+
+    html.push_str("<h2>Latest matches</h2><table id=\"matches\"><tr><th>First seen</th><th>Feed</th><th>Event</th><th>Score</th><th>Headline</th><th>Alert</th></tr>");
+    for stored in matches.iter().rev().take(LATEST_MATCHES) {
+        let article = &stored.article;
+        let verdict = stored.verdict.as_ref();
+        let own = alert_id(&article.store_key());
+        let alert_state = match &stored.alert_id {
+            None => "not alerted (backlog or too old)".to_string(),
+            Some(id) if *id != own => format!("joined story {}", text(&id[..8.min(id.len())])),
+            Some(id) if sent.contains(id) => "sent".to_string(),
+            Some(id) if pending.contains(id) => "pending".to_string(),
+            Some(id) if dead.contains(id) => "dead".to_string(),
+            Some(_) => "queued for no sink".to_string(),
+        };
+        let headline = match article
+            .link
+            .as_deref()
+            .filter(|l| l.starts_with("http://") || l.starts_with("https://"))
+        {
+            Some(link) => format!(
+                "<a href=\"{}\" rel=\"noreferrer\">{}</a>",
+                html_escape::encode_double_quoted_attribute(link),
+                text(&article.title)
+            ),
+            None => text(&article.title),
+        };
+        let reasons: String = verdict
+            .map(|v| {
+                v.reasons
+                    .iter()
+                    .map(|r| format!("<li>{}</li>", text(r)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{headline}<details><summary>why</summary><ul>{reasons}</ul></details></td><td>{alert_state}</td></tr>",
+            time(Some(article.first_seen)),
+            text(&article.feed),
+            verdict.and_then(|v| v.event).map_or("", |e| e.as_str()),
+            verdict.map_or(0.0, |v| v.score),
+        ));
+    }
+    if matches.is_empty() {
+        html.push_str(
+            "<tr><td colspan=\"6\" class=\"muted\">No matches in the last 7 days.</td></tr>",
+        );
+    }
+    html.push_str("</table>");
+
+    html.push_str(
+        "<h2>Outbox</h2><table id=\"outbox\"><tr><th>Sink</th><th>Pending</th><th>Dead</th></tr>",
+    );
+    let pending_alerts = store.pending_alerts()?;
+    let dead_alerts = store.dead_alerts()?;
+    for sink in &config.sinks {
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            text(&sink.name),
+            pending_alerts
+                .iter()
+                .filter(|a| a.sink == sink.name)
+                .count(),
+            dead_alerts.iter().filter(|a| a.sink == sink.name).count(),
+        ));
+    }
+    html.push_str("</table>");
+
+    html.push_str(&chart(&week, now));
+    html.push_str("</body></html>");
+    Ok(html)
+}
+
+/// Matches and alerts per day over the last week, as an inline SVG bar chart.
+fn chart(week: &[StoredArticle], now: DateTime<Utc>) -> String {
+    let today = now.date_naive();
+    let mut days = Vec::new();
+    for back in (0..CHART_DAYS).rev() {
+        let day = today - ChronoDuration::days(back);
+        let on_day = week
+            .iter()
+            .filter(|a| a.article.first_seen.date_naive() == day);
+        let matches = on_day
+            .clone()
+            .filter(|a| a.verdict.as_ref().is_some_and(|v| v.relevant))
+            .count();
+        let alerts = on_day
+            .filter(|a| a.alert_id.as_deref() == Some(alert_id(&a.article.store_key()).as_str()))
+            .count();
+        days.push((day, matches, alerts));
+    }
+    let top = days.iter().map(|(_, m, _)| *m).max().unwrap_or(0).max(1) as f64;
+    let mut svg = String::from(
+        "<h2>Last 7 days</h2><svg id=\"chart\" width=\"560\" height=\"160\" role=\"img\" aria-label=\"matches and alerts per day\">",
+    );
+    for (i, (day, matches, alerts)) in days.iter().enumerate() {
+        let x = 20 + i * 75;
+        let h_matches = (*matches as f64 / top * 110.0).round();
+        let h_alerts = (*alerts as f64 / top * 110.0).round();
+        svg.push_str(&format!(
+            "<rect x=\"{x}\" y=\"{}\" width=\"25\" height=\"{h_matches}\" fill=\"#9bc\"><title>{matches} matches</title></rect>\
+             <rect x=\"{}\" y=\"{}\" width=\"25\" height=\"{h_alerts}\" fill=\"#246\"><title>{alerts} alerts</title></rect>\
+             <text x=\"{x}\" y=\"150\" font-size=\"11\">{}</text>",
+            130.0 - h_matches,
+            x + 27,
+            130.0 - h_alerts,
+            day.format("%m-%d"),
+        ));
+    }
+    svg.push_str(
+        "</svg><p class=\"muted\">Light bars: matches; dark bars: alerts (new stories).</p>",
+    );
+    svg
+}
