@@ -553,13 +553,7 @@ fn feeds(path: &Path, json: bool) -> Result<ExitCode> {
     }
     for feed in &config.feeds {
         let state = store.feed_state(feed.url.as_str())?.unwrap_or_default();
-        let health = if state.consecutive_failures > 0 {
-            "failing"
-        } else if state.last_success.is_some() {
-            "ok"
-        } else {
-            "new"
-        };
+        let health = state.health();
         if json {
             let line = serde_json::json!({
                 "name": feed.name,

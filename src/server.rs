@@ -206,13 +206,7 @@ fn render_status(pipeline: &Pipeline) -> Result<String, crate::store::StoreError
     html.push_str("<h2>Feeds</h2><table id=\"feeds\"><tr><th>Feed</th><th>Health</th><th>Last success</th><th>Next poll</th><th>Failures</th><th>Items</th><th>Last error</th></tr>");
     for feed in &config.feeds {
         let state = store.feed_state(feed.url.as_str())?.unwrap_or_default();
-        let health = if state.consecutive_failures > 0 {
-            "failing"
-        } else if state.last_success.is_some() {
-            "ok"
-        } else {
-            "new"
-        };
+        let health = state.health();
         let error = if state.consecutive_failures > 0 {
             text(state.last_error.as_deref().unwrap_or(""))
         } else {

@@ -453,14 +453,7 @@ pub async fn once(config: Config) -> Result<OnceReport, StartError> {
             let _permit = semaphore.acquire_owned().await;
             let result = pipeline.poll_feed(&feed).await;
             log_poll(&feed, &result);
-            let state = pipeline
-                .store
-                .feed_state(feed.url.as_str())
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            let wait = next_poll_delay(&feed, &pipeline.config.poll, &state, asked_wait(&result));
-            record_next_poll(&pipeline, &feed, wait);
+            schedule_next(&pipeline, &feed, &result);
             result
         });
     }
@@ -762,19 +755,12 @@ async fn feed_loop(
                 waker.notify_one();
             }
         }
-        let state = pipeline
-            .store
-            .feed_state(feed.url.as_str())
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let wait = next_poll_delay(&feed, &pipeline.config.poll, &state, asked_wait(&result));
+        let wait = schedule_next(&pipeline, &feed, &result);
         if throttled(&result) {
             // The host said it is overloaded: every feed on it waits, not only this one.
             hosts.slow_down(&host, wait);
             tracing::warn!(feed = %feed.name, host = %host, wait = %humantime::format_duration(wait), "Host is throttling; all its feeds wait.");
         }
-        record_next_poll(&pipeline, &feed, wait);
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
@@ -886,17 +872,28 @@ fn recorded_wait(pipeline: &Pipeline, feed: &FeedConfig) -> Option<Duration> {
     Some(wait.min(feed.interval))
 }
 
-/// Records when a feed is next due, for `parleyd feeds`.
-fn record_next_poll(pipeline: &Pipeline, feed: &FeedConfig, delay: Duration) {
+/// Works out when a feed is next due after a poll, records it (for `parleyd feeds` and a
+/// restart), and returns the wait.
+fn schedule_next(
+    pipeline: &Pipeline,
+    feed: &FeedConfig,
+    result: &Result<FeedReport, FeedError>,
+) -> Duration {
     let key = feed.url.as_str();
-    if let Ok(Some(mut state)) = pipeline.store.feed_state(key) {
-        state.next_poll = chrono::Duration::from_std(delay)
-            .ok()
-            .map(|d| Utc::now() + d);
-        if let Err(err) = pipeline.store.put_feed_state(key, &state) {
-            tracing::warn!(feed = %feed.name, error = %err, "Could not record the next poll time.");
-        }
+    let mut state = pipeline
+        .store
+        .feed_state(key)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let wait = next_poll_delay(feed, &pipeline.config.poll, &state, asked_wait(result));
+    state.next_poll = chrono::Duration::from_std(wait)
+        .ok()
+        .map(|d| Utc::now() + d);
+    if let Err(err) = pipeline.store.put_feed_state(key, &state) {
+        tracing::warn!(feed = %feed.name, error = %err, "Could not record the next poll time.");
     }
+    wait
 }
 
 async fn delivery_loop(

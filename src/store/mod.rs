@@ -68,6 +68,19 @@ pub struct FeedState {
     pub moved_to: Option<String>,
 }
 
+impl FeedState {
+    /// `failing` while polls fail, `ok` after a success, `new` before any.
+    pub fn health(&self) -> &'static str {
+        if self.consecutive_failures > 0 {
+            "failing"
+        } else if self.last_success.is_some() {
+            "ok"
+        } else {
+            "new"
+        }
+    }
+}
+
 /// What stands in for a pruned article: only its key matters.
 #[derive(Debug, Serialize, Deserialize)]
 struct Tombstone {
