@@ -267,7 +267,7 @@ impl Classifier {
     /// Classifies a headline and a lead. Deterministic: the same text and profile always
     /// give the same verdict.
     pub fn classify(&self, title: &str, summary: &str) -> Verdict {
-        let tokens = tokenize(&self.stemmer, &[title, summary]);
+        let tokens = tokenize(&self.stemmer, &[title, text::strip_dateline(summary)]);
         let found = self.find_phrases(&tokens);
         let clauses = clause_ids(&tokens, &found);
         let analysis = Analysis::new(&tokens, &found, &clauses, &self.participant_stems);

@@ -122,6 +122,36 @@ fn stem_uncached(stemmer: &Stemmer, word: &str) -> String {
     stemmer.stem(lower).into_owned()
 }
 
+/// A lead without its wire dateline: "TEHRAN (Reuters) - ", "WASHINGTON (AP) — ",
+/// "DUBAI, United Arab Emirates (AP) — ". A dateline names where the story was filed, not
+/// who takes part, so it must not count as a party.
+pub fn strip_dateline(lead: &str) -> &str {
+    const SEPARATORS: [&str; 4] = [" - ", " – ", " — ", " -- "];
+    let Some((at, separator)) = SEPARATORS
+        .iter()
+        .filter_map(|sep| lead.find(sep).map(|at| (at, *sep)))
+        .min_by_key(|(at, _)| *at)
+    else {
+        return lead;
+    };
+    let prefix = lead[..at].trim();
+    if prefix.is_empty() || prefix.len() > 60 {
+        return lead;
+    }
+    let first_word: String = prefix
+        .chars()
+        .take_while(|c| c.is_alphabetic() || *c == '.')
+        .collect();
+    let letters = first_word.chars().filter(|c| c.is_alphabetic()).count();
+    let shouting = letters >= 3 && first_word.chars().all(|c| !c.is_lowercase());
+    let short = prefix.split_whitespace().count() <= 6;
+    if shouting && short {
+        &lead[at + separator.len()..]
+    } else {
+        lead
+    }
+}
+
 /// Splits `segments` (title first, then summary) into tokens. Each segment starts a new
 /// sentence, and `.`, `!`, `?`, `;` and line breaks end one.
 pub fn tokenize(stemmer: &Stemmer, segments: &[&str]) -> Vec<Token> {
@@ -289,6 +319,28 @@ mod tests {
         );
         let breaks: Vec<bool> = tokens.iter().map(|t| t.break_before).collect();
         assert_eq!(breaks, vec![false, false, false, true, false, true]);
+    }
+
+    #[test]
+    fn wire_datelines_are_stripped() {
+        assert_eq!(strip_dateline("TEHRAN (Reuters) - Iran said"), "Iran said");
+        assert_eq!(
+            strip_dateline("WASHINGTON (AP) — Talks resumed"),
+            "Talks resumed"
+        );
+        assert_eq!(
+            strip_dateline("DUBAI, United Arab Emirates (AP) — Iran said"),
+            "Iran said"
+        );
+        assert_eq!(strip_dateline("GENEVA - Envoys met"), "Envoys met");
+        assert_eq!(
+            strip_dateline("Iran and the US - both wary - resumed talks"),
+            "Iran and the US - both wary - resumed talks"
+        );
+        assert_eq!(
+            strip_dateline("US - Iran talks resume"),
+            "US - Iran talks resume"
+        );
     }
 
     #[test]
