@@ -66,8 +66,6 @@ const BACKGROUND_PENALTY: f64 = 0.25;
 const SIMILARITY_WEIGHT: f64 = 0.25;
 /// Sentences quoted in reasons are cut to this many characters.
 const REASON_SENTENCE_CHARS: usize = 200;
-/// A topic marker this many words or fewer before a party makes it the subject matter.
-const TOPIC_REACH: usize = 3;
 /// A negating word ("no", "not", "never", "won't") this many words or fewer before an
 /// event negates it.
 const NEGATOR_REACH: usize = 4;
@@ -842,27 +840,24 @@ fn is_negator(token: &Token) -> bool {
     matches!(&*token.stem, "no" | "not" | "never") || token.stem.ends_with("n't")
 }
 
-/// For each found phrase, whether it is an actor taking part. An actor right after a
-/// topic marker ("talks on Iran", "discuss Iran's programme") is the subject matter, unless
-/// "with", "between", "to" or another actor comes between.
+/// For each found phrase, whether it is an actor taking part. An actor after a topic marker
+/// in its clause ("talks on Iran", "discuss Iran's programme and US sanctions") is the
+/// subject matter, unless "with", "between", "to" or "from" comes between.
 fn topic_flags(
     tokens: &[Token],
     found: &[Found],
     clause_of: &[usize],
     participant_stems: &[String],
 ) -> Vec<bool> {
-    let mut actor_starts = vec![false; tokens.len()];
-    let mut marker_ends: Vec<(usize, usize)> = Vec::new();
-    for (f, &clause) in found.iter().zip(clause_of) {
-        if f.role.is_actor() {
-            actor_starts[f.start] = true;
-        }
-        if f.role == Role::TopicMarker {
-            marker_ends.push((f.end, clause));
-        }
-    }
-    let breaks_topic =
-        |i: usize| actor_starts[i] || participant_stems.iter().any(|p| **p == *tokens[i].stem);
+    let marker_ends: Vec<(usize, usize)> = found
+        .iter()
+        .zip(clause_of)
+        .filter(|(f, _)| f.role == Role::TopicMarker)
+        .map(|(f, &clause)| (f.end, clause))
+        .collect();
+    // Only a participant marker ends a topic; a list of subjects ("discuss Iran's programme
+    // and US sanctions") stays the topic to the end of the clause.
+    let breaks_topic = |i: usize| participant_stems.iter().any(|p| **p == *tokens[i].stem);
     found
         .iter()
         .zip(clause_of)
@@ -871,7 +866,6 @@ fn topic_flags(
                 && !marker_ends.iter().any(|&(end, marker_clause)| {
                     marker_clause == clause
                         && end <= actor.start
-                        && actor.start - end <= TOPIC_REACH
                         && !(end..actor.start).any(breaks_topic)
                 })
         })

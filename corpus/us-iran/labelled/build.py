@@ -12,7 +12,7 @@ import json
 ns = {}
 for name in ("items_positive.py", "items_negative.py", "items_extra.py", "items_probe.py",
              "items_probe2.py", "items_probe3.py",
-             "items_probe4.py"):
+             "items_probe4.py", "items_probe5.py"):
     exec(open(name, encoding="utf-8").read(), ns)
 
 rows = []
@@ -32,6 +32,8 @@ rows += [((label, event, category, title, summary), "probe3")
          for label, event, category, title, summary in ns["PROBE3"]]
 rows += [((label, event, category, title, summary), "probe4")
          for label, event, category, title, summary in ns["PROBE4"]]
+rows += [((label, event, category, title, summary), "probe5")
+         for label, event, category, title, summary in ns["PROBE5"]]
 for index, ((label, event, category, title, summary), split) in enumerate(rows):
     print(json.dumps({
         "id": f"team-{index:03d}",
