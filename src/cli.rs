@@ -955,21 +955,13 @@ fn eval(
         }
         writeln!(out, "\nfalse positives:")?;
         for miss in &report.false_positive_items {
-            writeln!(
-                out,
-                "  {} [{}] {:.3} {}  ({})",
-                miss.id, miss.category, miss.score, miss.title, miss.reason
-            )?;
+            writeln!(out, "  {miss}")?;
         }
     }
     if !report.missed_items.is_empty() {
         writeln!(out, "\nmisses:")?;
         for miss in &report.missed_items {
-            writeln!(
-                out,
-                "  {} [{}] {:.3} {}  ({})",
-                miss.id, miss.category, miss.score, miss.title, miss.reason
-            )?;
+            writeln!(out, "  {miss}")?;
         }
     }
     let mut failed = Vec::new();

@@ -46,6 +46,17 @@ pub struct Miss {
     pub reason: String,
 }
 
+impl std::fmt::Display for Miss {
+    /// `id [category] score title  (reason)`, one line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} [{}] {:.3} {}  ({})",
+            self.id, self.category, self.score, self.title, self.reason
+        )
+    }
+}
+
 /// The outcome of an evaluation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EvalReport {
