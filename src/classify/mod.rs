@@ -492,11 +492,6 @@ impl Classifier {
         terms.dedup();
         terms
     }
-
-    /// Stems a word the way the classifier does (for tools that inspect profiles).
-    pub fn stem(&self, word: &str) -> String {
-        stem_word(&self.stemmer, word)
-    }
 }
 
 impl Found {

@@ -412,9 +412,4 @@ impl Config {
             problems,
         })
     }
-
-    /// The feed with this URL, if configured.
-    pub fn feed(&self, url: &Url) -> Option<&FeedConfig> {
-        self.feeds.iter().find(|feed| &feed.url == url)
-    }
 }

@@ -302,8 +302,8 @@ fn normalise_rss_root(text: &str) -> Cow<'_, str> {
     };
     let tag_end = start + end_rel;
     let tag = &text[start..tag_end];
-    let version = attribute_value(tag, "version");
-    let version_ok = matches!(version, Some("2.0" | "0.91" | "0.92"));
+    let version = crate::xml::attribute(tag, "version");
+    let version_ok = matches!(version.as_deref(), Some("2.0" | "0.91" | "0.92"));
     let needs_channel = !text.contains("<channel") && text.contains("<item");
     if version_ok && !needs_channel {
         return Cow::Borrowed(text);
@@ -343,17 +343,6 @@ fn find_rss_tag(text: &str) -> Option<usize> {
         from = at + 4;
     }
     None
-}
-
-fn attribute_value<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
-    let pos = tag.find(&format!("{name}="))?;
-    let rest = &tag[pos + name.len() + 1..];
-    let quote = rest.chars().next()?;
-    if quote != '"' && quote != '\'' {
-        return None;
-    }
-    let end = rest[1..].find(quote)?;
-    Some(&rest[1..1 + end])
 }
 
 /// Decides the charset and returns UTF-8 text, with any XML declaration's `encoding`
@@ -449,7 +438,7 @@ fn charset_from_xml_declaration(bytes: &[u8]) -> Option<String> {
     if !decl.trim_start().starts_with("<?xml") {
         return None;
     }
-    attribute_value(decl, "encoding").map(str::to_string)
+    crate::xml::attribute(decl, "encoding")
 }
 
 /// Rewrites `encoding="…"` in an XML declaration to utf-8.
@@ -463,7 +452,7 @@ fn declare_utf8(text: &str) -> Cow<'_, str> {
         return Cow::Borrowed(text);
     };
     let decl = &rest[..end];
-    let Some(value) = attribute_value(decl, "encoding") else {
+    let Some(value) = crate::xml::attribute(decl, "encoding") else {
         return Cow::Borrowed(text);
     };
     if value.eq_ignore_ascii_case("utf-8") {
