@@ -71,7 +71,7 @@ async fn healthz() -> impl IntoResponse {
 async fn readyz(State(state): State<AppState>) -> Response {
     let pipeline = state.pipeline.borrow().clone();
     let mut problems = Vec::new();
-    let store_ok = pipeline.store().stats().is_ok();
+    let store_ok = pipeline.store().check().is_ok();
     if !store_ok {
         problems.push("the store does not answer".to_string());
     }
@@ -228,13 +228,12 @@ fn render_status(pipeline: &Pipeline) -> Result<String, crate::store::StoreError
         .iter()
         .filter(|a| a.verdict.as_ref().is_some_and(|v| v.relevant))
         .collect();
-    let pending: HashSet<String> = store.pending_alerts()?.into_iter().map(|a| a.id).collect();
-    let dead: HashSet<String> = store.dead_alerts()?.into_iter().map(|a| a.id).collect();
-    let sent: HashSet<String> = store
-        .sent_alerts()?
-        .into_iter()
-        .map(|s| s.alert.id)
-        .collect();
+    let pending_alerts = store.pending_alerts()?;
+    let dead_alerts = store.dead_alerts()?;
+    let pending: HashSet<&str> = pending_alerts.iter().map(|a| a.id.as_str()).collect();
+    let dead: HashSet<&str> = dead_alerts.iter().map(|a| a.id.as_str()).collect();
+    let sent_alerts = store.sent_alerts()?;
+    let sent: HashSet<&str> = sent_alerts.iter().map(|s| s.alert.id.as_str()).collect();
 
     html.push_str("<h2>Latest matches</h2><table id=\"matches\"><tr><th>First seen</th><th>Feed</th><th>Event</th><th>Score</th><th>Headline</th><th>Alert</th></tr>");
     for stored in matches.iter().rev().take(LATEST_MATCHES) {
@@ -244,9 +243,9 @@ fn render_status(pipeline: &Pipeline) -> Result<String, crate::store::StoreError
         let alert_state = match &stored.alert_id {
             None => "not alerted (backlog or too old)".to_string(),
             Some(id) if *id != own => format!("joined story {}", text(&id[..8.min(id.len())])),
-            Some(id) if sent.contains(id) => "sent".to_string(),
-            Some(id) if pending.contains(id) => "pending".to_string(),
-            Some(id) if dead.contains(id) => "dead".to_string(),
+            Some(id) if sent.contains(id.as_str()) => "sent".to_string(),
+            Some(id) if pending.contains(id.as_str()) => "pending".to_string(),
+            Some(id) if dead.contains(id.as_str()) => "dead".to_string(),
             Some(_) => "queued for no sink".to_string(),
         };
         let headline = match article
@@ -287,8 +286,6 @@ fn render_status(pipeline: &Pipeline) -> Result<String, crate::store::StoreError
     html.push_str(
         "<h2>Outbox</h2><table id=\"outbox\"><tr><th>Sink</th><th>Pending</th><th>Dead</th></tr>",
     );
-    let pending_alerts = store.pending_alerts()?;
-    let dead_alerts = store.dead_alerts()?;
     for sink in &config.sinks {
         html.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",

@@ -569,7 +569,7 @@ pub async fn run(
             // The watchdog is fed from this loop, and only while the store answers, so a
             // hung loop or a broken store gets the daemon restarted.
             _ = heartbeat.tick() => {
-                if pipeline.store.pending("").is_ok() {
+                if pipeline.store.check().is_ok() {
                     systemd::alive(&status_line(&pipeline));
                 }
             }

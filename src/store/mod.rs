@@ -312,6 +312,17 @@ impl Store {
         })
     }
 
+    /// Whether the store answers: one small read, cheap enough for every health check.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when the read fails.
+    pub fn check(&self) -> Result<(), StoreError> {
+        self.meta
+            .get(keys::SCHEMA_KEY)
+            .map(drop)
+            .map_err(io("health check"))
+    }
+
     /// The sled directory.
     pub fn path(&self) -> &Path {
         &self.path
