@@ -358,3 +358,21 @@ async fn pruned_articles_stay_known_and_never_alert_again() {
     assert_eq!(stats.articles, 1);
     assert!(stats.size_on_disk > 0);
 }
+
+#[tokio::test]
+async fn pruning_runs_when_due_and_takes_old_stories_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
+    let old = article("wire", "old", "US and Iran hold talks in Oman");
+    let outcome = commit(&store, &old.feed_url.clone(), vec![alerting(old)]);
+    let id = outcome.queued[0].clone();
+    assert!(store.story(&id).unwrap().is_some());
+    let now = Utc::now() + chrono::Duration::seconds(1);
+    let every = Duration::from_secs(3600);
+    assert_eq!(store.prune_if_due(now, every, now).unwrap(), Some(1));
+    assert!(store.story(&id).unwrap().is_none(), "the old story went with it");
+    let soon = now + chrono::Duration::minutes(5);
+    assert_eq!(store.prune_if_due(soon, every, soon).unwrap(), None, "not due yet");
+    let later = now + chrono::Duration::hours(2);
+    assert_eq!(store.prune_if_due(later, every, later).unwrap(), Some(0));
+}

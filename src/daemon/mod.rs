@@ -30,7 +30,7 @@ const MAX_FEED_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 /// How long shutdown waits for in-flight polls and sends before giving up on them. Both are
 /// bounded by their own timeouts, so this is only reached if something is badly stuck.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
-/// How often the daemon prunes articles past their retention.
+/// How often old articles are pruned, by the daemon or by a run of `once`.
 const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
 /// A delivery worker with nothing queued checks the outbox this often anyway.
 const IDLE_DELIVERY_CHECK: Duration = Duration::from_secs(60);
@@ -494,6 +494,7 @@ pub async fn once(config: Config) -> Result<OnceReport, StartError> {
             }
         }
     }
+    prune_store(&pipeline);
     if let Err(err) = pipeline.store.flush().await {
         tracing::error!(error = %err, "Final flush failed.");
         report.delivery_failed += 1;
@@ -635,13 +636,18 @@ fn status_line(pipeline: &Pipeline) -> String {
     )
 }
 
-/// Prunes articles past `storage.retention`; a failure is logged and retried next time.
+/// Prunes what is past `storage.retention`, if it is due; a failure is logged and retried
+/// next time.
 fn prune_store(pipeline: &Pipeline) {
     let retention = chrono::Duration::from_std(pipeline.config.storage.retention)
         .unwrap_or(chrono::Duration::days(30));
-    match pipeline.store.prune(Utc::now() - retention) {
-        Ok(0) => {}
-        Ok(pruned) => tracing::info!(pruned, "Old articles pruned."),
+    let now = Utc::now();
+    match pipeline
+        .store
+        .prune_if_due(now - retention, PRUNE_EVERY, now)
+    {
+        Ok(None | Some(0)) => {}
+        Ok(Some(pruned)) => tracing::info!(pruned, "Old articles pruned."),
         Err(err) => tracing::warn!(error = %err, "Pruning failed; will retry."),
     }
 }

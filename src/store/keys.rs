@@ -2,7 +2,8 @@
 //!
 //! | tree       | key                                   | value                          |
 //! |------------|---------------------------------------|--------------------------------|
-//! | `meta`     | `schema_version`, `stories_version`   | u32 / u64, big-endian          |
+//! | `meta`     | `schema_version`, `stories_version`,  | u32 / u64 / i64 (Unix seconds),|
+//! |            | `last_prune`                          | big-endian                     |
 //! | `articles` | xxh3-128(feed URL, article key), 16 B | [`super::StoredArticle`]       |
 //! | `feeds`    | feed URL, UTF-8                       | [`super::FeedState`]           |
 //! | `stories`  | alert id (32 hex characters)          | [`super::StoryRecord`]         |
@@ -32,6 +33,8 @@ pub(super) const SENT: &str = "sent";
 pub(super) const SCHEMA_KEY: &[u8] = b"schema_version";
 /// Bumped by every commit that opens a story, so concurrent commits notice each other.
 pub(super) const STORIES_VERSION_KEY: &[u8] = b"stories_version";
+/// When the store was last pruned.
+pub(super) const LAST_PRUNE_KEY: &[u8] = b"last_prune";
 
 /// The key prefix of one sink's entries in `outbox` and `dead`.
 pub(super) fn sink_prefix(sink: &str) -> Vec<u8> {

@@ -140,8 +140,6 @@ pub struct StoryRecord {
 /// event reworded by another outlet shares most of its words; a different development does
 /// not.
 pub const STORY_JOIN_SIMILARITY: f64 = 0.5;
-/// Stories older than this many windows are deleted when stories are read.
-const STORY_KEEP_WINDOWS: i32 = 3;
 /// Commits retried when another poll created a story in between.
 const COMMIT_ATTEMPTS: usize = 8;
 
@@ -383,9 +381,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Prunes articles first seen before `cutoff`, keeping a small tombstone under each
-    /// key so a pruned article is never taken for new again, and sent-alert records older
-    /// than the cutoff. Returns how many articles were pruned.
+    /// Prunes what is older than `cutoff`: articles (keeping a small tombstone under each
+    /// key so a pruned article is never taken for new again), stories and sent-alert
+    /// records. Returns how many articles were pruned.
     ///
     /// # Errors
     /// [`StoreError::Io`] on a read or write failure.
@@ -403,6 +401,12 @@ impl Store {
                 pruned += 1;
             }
         }
+        for item in self.stories.iter() {
+            let (key, value) = item.map_err(io("stories scan"))?;
+            if keys::decode::<StoryRecord>(&value).is_ok_and(|story| story.first_seen < cutoff) {
+                self.stories.remove(key).map_err(io("stories prune"))?;
+            }
+        }
         for item in self.sent.iter() {
             let (key, value) = item.map_err(io("sent scan"))?;
             if let Ok(sent) = keys::decode::<SentAlert>(&value)
@@ -412,6 +416,34 @@ impl Store {
             }
         }
         Ok(pruned)
+    }
+
+    /// Prunes as [`Store::prune`] unless that was done less than `every` ago, and records
+    /// when; both `run` and each `once` call this, so cron-driven setups are pruned too.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read or write failure.
+    pub fn prune_if_due(
+        &self,
+        cutoff: DateTime<Utc>,
+        every: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<usize>, StoreError> {
+        let last = self
+            .meta
+            .get(keys::LAST_PRUNE_KEY)
+            .map_err(io("last prune read"))?
+            .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes))
+            .and_then(|secs| DateTime::from_timestamp(secs, 0));
+        let every = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::hours(6));
+        if last.is_some_and(|last| now - last < every) {
+            return Ok(None);
+        }
+        let pruned = self.prune(cutoff)?;
+        self.meta
+            .insert(keys::LAST_PRUNE_KEY, &now.timestamp().to_be_bytes())
+            .map_err(io("last prune write"))?;
+        Ok(Some(pruned))
     }
 
     /// A feed's remembered state; a record that cannot be decoded counts as absent.
@@ -505,26 +537,15 @@ impl Store {
             .map_or(0, |v| decode_u64(&v)))
     }
 
-    /// Stories first seen within `window` of `now`; much older ones are deleted.
+    /// Stories first seen within `window` of `now`.
     fn recent_stories(
         &self,
         now: DateTime<Utc>,
         window: chrono::Duration,
     ) -> Result<Vec<StoryRecord>, StoreError> {
-        let mut recent = Vec::new();
-        for item in self.stories.iter() {
-            let (key, value) = item.map_err(io("stories scan"))?;
-            let Ok(story) = keys::decode::<StoryRecord>(&value) else {
-                continue;
-            };
-            let age = now - story.first_seen;
-            if age <= window {
-                recent.push(story);
-            } else if age > window * STORY_KEEP_WINDOWS {
-                self.stories.remove(key).map_err(io("stories prune"))?;
-            }
-        }
-        Ok(recent)
+        let mut stories: Vec<StoryRecord> = decode_all(&self.stories, "stories scan")?;
+        stories.retain(|story| now - story.first_seen <= window);
+        Ok(stories)
     }
 
     /// The feeds other than the alert's own that carried its story so far.
