@@ -156,7 +156,8 @@ impl Pipeline {
         &self.config
     }
 
-    /// Polls one feed end to end: fetch, parse, classify new articles, commit, flush.
+    /// Polls one feed end to end: fetch, parse, classify new articles, commit (flushed
+    /// when it queued alerts).
     ///
     /// # Errors
     /// [`FeedError`] naming the feed; its failure count is saved for back-off.
@@ -296,7 +297,12 @@ impl Pipeline {
             now,
         };
         let outcome = self.store.commit_poll(&commit).map_err(store_error)?;
-        self.store.flush().await.map_err(store_error)?;
+        // An alert is sent only once its outbox entry is on disk. A commit that queued
+        // nothing can wait for sled's background flush: if it is lost in a crash, the feed
+        // state (ETag, body hash) is lost with it and the next poll reads the items again.
+        if !outcome.queued.is_empty() {
+            self.store.flush().await.map_err(store_error)?;
+        }
         *state = commit.state;
         Ok(FeedReport {
             unchanged: false,
