@@ -370,9 +370,16 @@ async fn pruning_runs_when_due_and_takes_old_stories_too() {
     let now = Utc::now() + chrono::Duration::seconds(1);
     let every = Duration::from_secs(3600);
     assert_eq!(store.prune_if_due(now, every, now).unwrap(), Some(1));
-    assert!(store.story(&id).unwrap().is_none(), "the old story went with it");
+    assert!(
+        store.story(&id).unwrap().is_none(),
+        "the old story went with it"
+    );
     let soon = now + chrono::Duration::minutes(5);
-    assert_eq!(store.prune_if_due(soon, every, soon).unwrap(), None, "not due yet");
+    assert_eq!(
+        store.prune_if_due(soon, every, soon).unwrap(),
+        None,
+        "not due yet"
+    );
     let later = now + chrono::Duration::hours(2);
     assert_eq!(store.prune_if_due(later, every, later).unwrap(), Some(0));
 }

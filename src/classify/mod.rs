@@ -465,9 +465,9 @@ impl Classifier {
         round3(dot / (norm_squared.sqrt() * self.learned_norm))
     }
 
-    /// The terms that identify a headline's story: each party's mentions folded into one
-    /// term per party (so "Tehran" and "Iran" agree), other content words by stem, the
-    /// publisher suffix left out. Sorted and de-duplicated, for Jaccard comparison.
+    /// The terms that identify a headline's story: content words by stem, without the
+    /// parties (every alert names them, so they say nothing about which story it is) and
+    /// without the publisher suffix. Sorted and de-duplicated, for Jaccard comparison.
     pub fn story_terms(&self, title: &str) -> Vec<u64> {
         let title = crate::model::strip_publisher_suffix(title);
         let tokens = tokenize(&self.stemmer, &[title]);
@@ -483,9 +483,8 @@ impl Classifier {
         let mut terms: Vec<u64> = tokens
             .iter()
             .zip(&party_at)
-            .filter_map(|(token, party)| match party {
-                Some(p) => Some(text::stem_hash(&format!("\u{0}party{p}"))),
-                None => token.content.then_some(token.stem_hash),
+            .filter_map(|(token, party)| {
+                (party.is_none() && token.content).then_some(token.stem_hash)
             })
             .collect();
         terms.sort_unstable();
