@@ -367,8 +367,14 @@ async fn pruning_runs_when_due_and_takes_old_stories_too() {
     let outcome = commit(&store, &old.feed_url.clone(), vec![alerting(old)]);
     let id = outcome.queued[0].clone();
     assert!(store.story(&id).unwrap().is_some());
-    let now = Utc::now() + chrono::Duration::seconds(1);
+    let created = Utc::now() + chrono::Duration::seconds(1);
     let every = Duration::from_secs(3600);
+    assert_eq!(
+        store.prune_if_due(created, every, created).unwrap(),
+        None,
+        "a new store counts as pruned when it was created"
+    );
+    let now = created + chrono::Duration::hours(2);
     assert_eq!(store.prune_if_due(now, every, now).unwrap(), Some(1));
     assert!(
         store.story(&id).unwrap().is_none(),

@@ -295,6 +295,10 @@ impl Store {
             None => {
                 meta.insert(keys::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
                     .map_err(open_error)?;
+                // A new store has nothing to prune: without this, the first `once` of a
+                // cold start read back every article it had just written.
+                meta.insert(keys::LAST_PRUNE_KEY, &Utc::now().timestamp().to_be_bytes())
+                    .map_err(open_error)?;
             }
         }
         Ok(Store {
