@@ -33,5 +33,8 @@ mod chaos;
 // The systemd unit, checked by systemd-analyze where it is installed.
 mod systemd;
 
+// Properties over generated input, and every input the fuzzers ever crashed on.
+mod properties;
+
 // The status server: health, readiness, metrics, status page (and in Chromium).
 mod server;

@@ -508,7 +508,8 @@ fn build_article(
     // the best link there is.
     let link = link.or_else(|| {
         let id = id.trim();
-        (id.starts_with("http://") || id.starts_with("https://")).then(|| id.to_string())
+        let url = Url::parse(id).ok()?;
+        matches!(url.scheme(), "http" | "https").then(|| url.to_string())
     });
     let published = date.filter(|date| *date <= now + ChronoDuration::hours(MAX_FUTURE_SKEW_HOURS));
     let key = article_key(id, link.as_deref(), &title, &summary, published);
@@ -594,7 +595,9 @@ fn resolve_link(href: &str, base: &Url) -> Option<String> {
         Err(url::ParseError::RelativeUrlWithoutBase) => {
             base.join(href).ok().map(|url| url.to_string())
         }
-        Err(_) => Some(href.to_string()),
+        // Not a URL at all (a bad host, say): no link beats one nobody can open, and the
+        // webhook documents `link` as an absolute URL or null.
+        Err(_) => None,
     }
 }
 
@@ -622,14 +625,19 @@ fn collapse(stripped: &str) -> String {
     let decoded = html_escape::decode_html_entities(stripped);
     let decoded = repair::repair_mojibake(&decoded);
     let mut out = String::with_capacity(decoded.len());
-    for word in decoded.split(|c: char| c.is_whitespace() || c == '\u{a0}') {
+    // Control characters (NUL, escapes, C1) are never text: a title holding them would
+    // reach logs and sinks as garbage or as terminal escapes.
+    let words = decoded
+        .split(|c: char| c.is_whitespace() || c == '\u{a0}')
+        .map(|word| word.chars().filter(|c| !c.is_control()).collect::<String>());
+    for word in words {
         if word.is_empty() {
             continue;
         }
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(word);
+        out.push_str(&word);
     }
     out
 }
@@ -712,6 +720,31 @@ fn truncate_chars(text: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_resolve_against_the_feed_or_are_dropped_when_not_urls() {
+        let base = Url::parse("https://example.org/news/rss.xml").unwrap();
+        assert_eq!(
+            resolve_link("/a/1", &base).as_deref(),
+            Some("https://example.org/a/1")
+        );
+        assert_eq!(
+            resolve_link(" https://x.test/a ", &base).as_deref(),
+            Some("https://x.test/a")
+        );
+        // Found by the feed_bytes fuzzer in a feedparser fixture: the link went out as is.
+        assert_eq!(resolve_link("http://example.c[o.test/", &base), None);
+        assert_eq!(resolve_link("", &base), None);
+    }
+
+    #[test]
+    fn control_characters_never_reach_text() {
+        assert_eq!(
+            plain_title("Talks\u{0}resume \u{1b}[31min Oman"),
+            "Talksresume [31min Oman"
+        );
+        assert_eq!(plain_text("a \u{0} b\u{7f}"), "a b");
+    }
 
     #[test]
     fn plain_text_strips_and_decodes() {

@@ -87,6 +87,31 @@ mod tests {
         assert!(!outbox_key("slack-2", 1).starts_with(&sink_prefix("slack")));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn outbox_keys_round_trip_and_keep_sinks_apart(
+            sink in "[a-z0-9_-]{1,20}",
+            other in "[a-z0-9_-]{1,20}",
+            a in proptest::num::u64::ANY,
+            b in proptest::num::u64::ANY,
+        ) {
+            let key = outbox_key(&sink, a);
+            let (prefix, sequence) = key.split_at(key.len() - 8);
+            proptest::prop_assert_eq!(prefix, &sink_prefix(&sink)[..]);
+            proptest::prop_assert_eq!(u64::from_be_bytes(sequence.try_into().unwrap()), a);
+            proptest::prop_assert_eq!(a.cmp(&b), key.cmp(&outbox_key(&sink, b)));
+            if other != sink {
+                proptest::prop_assert!(!key.starts_with(&sink_prefix(&other)));
+            }
+        }
+
+        #[test]
+        fn values_round_trip(strings in proptest::collection::vec(".{0,40}", 0..8), n in proptest::num::i64::ANY) {
+            let value = (strings, n);
+            proptest::prop_assert_eq!(decode::<(Vec<String>, i64)>(&encode(&value)).unwrap(), value);
+        }
+    }
+
     #[test]
     fn values_round_trip_and_reject_unknown_versions() {
         let bytes = encode(&vec![1u32, 2]);
