@@ -51,9 +51,23 @@ fn every_input_the_fuzzers_crashed_on_now_passes() {
             let content_type = CONTENT_TYPES[usize::from(selector) % CONTENT_TYPES.len()];
             parse_holds_its_invariants(body, content_type);
             seen += 1;
+        } else if name.starts_with("config_text-") {
+            config_holds_its_invariants(&String::from_utf8_lossy(&data));
+            seen += 1;
         }
     }
     assert!(seen >= 1, "the recorded findings are missing");
+}
+
+/// What the config_text fuzz target checks: no panic, and a secret from the environment
+/// never appears in an error.
+fn config_holds_its_invariants(text: &str) {
+    const SECRET: &str = "hooks-slack-T000-SECRET-42";
+    let lookup = |_: &str| Some(SECRET.to_string());
+    let path = Path::new("/etc/parleyd/generated.toml");
+    if let Err(err) = parleyd::Config::from_str_with_env(text, path, &lookup) {
+        assert!(!err.to_string().contains(SECRET), "secret in: {err}");
+    }
 }
 
 fn rss_with(title: &str, link: &str, description: &str) -> String {
@@ -93,6 +107,10 @@ fn alert_with(title: &str, link: Option<String>, summary: &str) -> Alert {
     }
 }
 
+fn toml_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap()
+}
+
 fn unescape(text: &str) -> String {
     text.replace("&lt;", "<")
         .replace("&gt;", ">")
@@ -117,6 +135,12 @@ proptest! {
         description in ".{0,200}",
     ) {
         parse_holds_its_invariants(rss_with(&title, &link, &description).as_bytes(), None);
+    }
+
+    #[test]
+    fn any_log_level_text_is_an_error_or_a_filter_never_a_panic(level in "\\PC{0,12}") {
+        let text = format!("[log]\nlevel = {}\n", toml_string(&level));
+        config_holds_its_invariants(&text);
     }
 
     #[test]
