@@ -1,10 +1,11 @@
 //! Owns the sled database: articles, feed state, stories and the alert outbox.
 //!
-//! Everything one poll changes (new articles with their verdicts, story records, outbox
-//! entries and the feed's state) is written in one serializable transaction, and callers
-//! flush before any alert leaves, so a crash at any point either loses the whole poll (it is
-//! fetched again) or keeps all of it. Transaction closures only read and write the trees:
-//! sled may run them more than once.
+//! A poll is written in two atomic steps: first its articles that raise no alert (one
+//! batch), then in one serializable transaction its alerting articles, story records,
+//! outbox entries and the feed's state. Callers flush before any alert leaves. A crash at
+//! any point therefore keeps the whole poll, or loses the transaction's part, which the next
+//! poll redoes because the feed state (ETag, body hash) was lost with it. Transaction
+//! closures only read and write the trees: sled may run them more than once.
 
 mod keys;
 
@@ -470,7 +471,8 @@ impl Store {
         Ok(())
     }
 
-    /// Commits one poll in a single transaction; see [`PollCommit`].
+    /// Commits one poll: quiet articles as a batch, the rest in one transaction (see the
+    /// module documentation and [`PollCommit`]).
     ///
     /// Story matching needs to read recent stories, which a sled transaction cannot scan,
     /// so they are read first together with a stories version; the transaction aborts and
@@ -478,14 +480,26 @@ impl Store {
     /// never both open the same story.
     ///
     /// # Errors
-    /// [`StoreError::Io`] if the transaction fails; nothing of the poll is written then.
+    /// [`StoreError::Io`] if a write fails; the feed state is then not advanced, so the
+    /// poll is redone.
     pub fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<CommitOutcome, StoreError> {
-        let alerting = commit.articles.iter().filter(|a| a.alert).count();
-        if alerting == 0 {
-            return self.commit_quiet(commit);
+        // Articles that raise no alert touch no story or outbox entry, so they need no
+        // transaction (which cost half of a cold start): they go in first, as one atomic
+        // batch. A crash after the batch leaves them stored and the old feed state; the next
+        // poll reads the body again, finds them, and redoes only what the transaction holds.
+        let (quiet, alerting): (Vec<&NewArticle>, Vec<&NewArticle>) =
+            commit.articles.iter().partition(|a| !a.alert);
+        let stored_quietly = self.store_quiet(&quiet)?;
+        if alerting.is_empty() {
+            self.put_feed_state_counting(commit, stored_quietly)?;
+            return Ok(CommitOutcome {
+                stored: stored_quietly,
+                ..CommitOutcome::default()
+            });
         }
+        let alerting_count = alerting.len();
         // Sequence numbers are drawn outside the transaction so a re-run reuses them.
-        let sequences = (0..alerting)
+        let sequences = (0..alerting_count)
             .map(|_| self.db.generate_id())
             .collect::<Result<Vec<u64>, _>>()
             .map_err(io("id generation"))?;
@@ -514,7 +528,15 @@ impl Store {
                         stories,
                         outbox,
                     };
-                    let (outcome, created) = apply_commit(commit, &sequences, &recent, &trees)?;
+                    let (mut outcome, created) = apply_commit(
+                        commit,
+                        &alerting,
+                        stored_quietly,
+                        &sequences,
+                        &recent,
+                        &trees,
+                    )?;
+                    outcome.stored += stored_quietly;
                     if created {
                         meta.insert(keys::STORIES_VERSION_KEY, &(version + 1).to_be_bytes())?;
                     }
@@ -536,37 +558,44 @@ impl Store {
         })
     }
 
-    /// A poll that queues no alert touches no story and no outbox entry, so it needs no
-    /// transaction (which cost half of a cold start): its articles go in as one atomic
-    /// batch, then the feed state. A crash between the two leaves the articles and the old
-    /// state; the next poll reads the body again and finds them stored, so nothing is lost
-    /// or doubled (only that poll's share of `items_seen` goes uncounted).
-    fn commit_quiet(&self, commit: &PollCommit<'_>) -> Result<CommitOutcome, StoreError> {
-        let mut outcome = CommitOutcome::default();
+    /// Writes articles that raise no alert as one atomic batch; returns how many were new.
+    fn store_quiet(&self, articles: &[&NewArticle]) -> Result<usize, StoreError> {
+        let mut stored = 0;
         let mut batch = sled::Batch::default();
-        for new in &commit.articles {
+        for new in articles {
             let key = new.article.store_key();
             if self.contains_article(&key)? {
                 continue;
             }
-            let stored = StoredArticle {
+            let value = StoredArticle {
                 article: new.article.clone(),
                 verdict: new.verdict.clone(),
                 alert_id: None,
             };
-            batch.insert(&key[..], keys::encode(&stored));
-            outcome.stored += 1;
+            batch.insert(&key[..], keys::encode(&value));
+            stored += 1;
         }
-        self.articles
-            .apply_batch(batch)
-            .map_err(io("articles write"))?;
+        if stored > 0 {
+            self.articles
+                .apply_batch(batch)
+                .map_err(io("articles write"))?;
+        }
+        Ok(stored)
+    }
+
+    /// Saves the poll's feed state with `items_seen` advanced by what it stored. (A crash
+    /// between the articles and this leaves that poll's share of the count uncounted.)
+    fn put_feed_state_counting(
+        &self,
+        commit: &PollCommit<'_>,
+        stored: usize,
+    ) -> Result<(), StoreError> {
         let stored_before = self
             .feed_state(commit.feed_url)?
             .map_or(0, |previous| previous.items_seen);
         let mut state = commit.state.clone();
-        state.items_seen = stored_before + outcome.stored as u64;
-        self.put_feed_state(commit.feed_url, &state)?;
-        Ok(outcome)
+        state.items_seen = stored_before + stored as u64;
+        self.put_feed_state(commit.feed_url, &state)
     }
 
     fn stories_version(&self) -> Result<u64, StoreError> {
@@ -852,6 +881,8 @@ struct CommitTrees<'t> {
 /// Applies one poll; returns the outcome and whether a new story was opened.
 fn apply_commit(
     commit: &PollCommit<'_>,
+    alerting: &[&NewArticle],
+    stored_quietly: usize,
     sequences: &[u64],
     recent: &[StoryRecord],
     trees: &CommitTrees<'_>,
@@ -859,7 +890,7 @@ fn apply_commit(
     let mut outcome = CommitOutcome::default();
     let mut next_sequence = sequences.iter();
     let mut opened: Vec<StoryRecord> = Vec::new();
-    for new in &commit.articles {
+    for new in alerting {
         let key = new.article.store_key();
         if trees.articles.get(key)?.is_some() {
             continue;
@@ -949,7 +980,7 @@ fn apply_commit(
         .and_then(|bytes| keys::decode::<FeedState>(&bytes).ok())
         .map_or(0, |previous| previous.items_seen);
     let mut state = commit.state.clone();
-    state.items_seen = stored_before + outcome.stored as u64;
+    state.items_seen = stored_before + (stored_quietly + outcome.stored) as u64;
     trees
         .feeds
         .insert(commit.feed_url.as_bytes(), keys::encode(&state))?;
