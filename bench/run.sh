@@ -7,7 +7,7 @@
 # Needs /usr/bin/time, newsboat and curl (Debian: apt-get install time newsboat curl) and
 # python3 with feedparser and scikit-learn (pip install feedparser scikit-learn).
 # SKIP_PEERS=1 measures parleyd only. INTERVAL (seconds, default 10) is the feed interval
-# of the latency run; ROUNDS (default 3) how many times feeds gain new stories in it.
+# of the latency run; ROUNDS (default 5) how many times feeds gain new stories in it.
 # Everything goes to target/bench/FEEDSxITEMS/; results.jsonl holds one line per row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ FEEDS=${1:-1000}
 ITEMS=${2:-50}
 PORT=${PORT:-18080}
 INTERVAL=${INTERVAL:-10}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 OUT=$PWD/target/bench/${FEEDS}x${ITEMS}
 CTL=http://127.0.0.1:$PORT/control
 rm -rf "$OUT"
@@ -154,7 +154,7 @@ until [ "$(stat_of requests)" -ge "$FEEDS" ]; do sleep 0.5; done
 sleep $((INTERVAL + 2))
 since_ms=$(($(date +%s%N) / 1000000))
 for _ in $(seq "$ROUNDS"); do
-  advance 0.05 2
+  advance 0.1 3
   sleep $((INTERVAL + 3))
 done
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$DAEMON/status")

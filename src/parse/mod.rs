@@ -625,19 +625,19 @@ fn collapse(stripped: &str) -> String {
     let decoded = html_escape::decode_html_entities(stripped);
     let decoded = repair::repair_mojibake(&decoded);
     let mut out = String::with_capacity(decoded.len());
-    // Control characters (NUL, escapes, C1) are never text: a title holding them would
-    // reach logs and sinks as garbage or as terminal escapes.
-    let words = decoded
-        .split(|c: char| c.is_whitespace() || c == '\u{a0}')
-        .map(|word| word.chars().filter(|c| !c.is_control()).collect::<String>());
-    for word in words {
-        if word.is_empty() {
-            continue;
+    let mut space_pending = false;
+    for c in decoded.chars() {
+        if c.is_whitespace() || c == '\u{a0}' {
+            space_pending = !out.is_empty();
+        } else if !c.is_control() {
+            // Control characters (NUL, escapes, C1) are never text: a title holding them
+            // would reach logs and sinks as garbage or as terminal escapes.
+            if space_pending {
+                out.push(' ');
+                space_pending = false;
+            }
+            out.push(c);
         }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(&word);
     }
     out
 }
