@@ -561,20 +561,13 @@ impl Walker<'_> {
         // fuzzer found that 0.3.23 panics on some non-ASCII directives, and that a span
         // field filter (`x[{f=regex}]`) compiles its regex into a DFA that can take minutes
         // and gigabytes; neither is useful in a config file.
-        if !is_plain_filter(&level) {
+        if !is_plain_filter(&level) || tracing_subscriber::EnvFilter::try_new(&level).is_err() {
             self.problem(
                 "log.level",
                 format!(
                     "`{level}` is not a log level or filter; use a level (\"info\") or \
                      target=level pairs (\"info,parleyd=debug\"); span and field filters are \
                      not accepted"
-                ),
-            );
-        } else if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
-            self.problem(
-                "log.level",
-                format!(
-                    "`{level}` is not a log level or filter; use e.g. \"info\" or \"parleyd=debug\""
                 ),
             );
         }

@@ -224,7 +224,7 @@ impl Pipeline {
                 ..FeedReport::default()
             });
         }
-        let parsed = parse_off_thread(feed, body.bytes, body.content_type, now).await?;
+        let parsed = parse_body(feed, body.bytes, body.content_type, now).await?;
         let items = parsed.articles.len();
         if let Some(reason) = &parsed.recovered {
             tracing::warn!(feed = %feed.name, %reason, "Feed is not valid; its items were read leniently.");
@@ -387,7 +387,8 @@ fn record_poll_metrics(feed: &FeedConfig, outcome: &Result<FeedReport, FeedError
 /// Bodies up to this size are parsed on the polling task itself.
 const INLINE_PARSE_BYTES: usize = 256 * 1024;
 
-async fn parse_off_thread(
+/// Parses a fetched body: small ones on the polling task, large ones on the blocking pool.
+async fn parse_body(
     feed: &FeedConfig,
     bytes: Vec<u8>,
     content_type: Option<String>,

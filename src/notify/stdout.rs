@@ -15,9 +15,7 @@ pub fn write(alert: &Alert, also_reported_by: &[String], json: bool) -> std::io:
     } else {
         render(alert, also_reported_by)
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()
+    emit(&text)
 }
 
 /// The human-readable block. Control characters from the feed are dropped so a title
@@ -73,6 +71,11 @@ pub fn write_digest(digest_id: &str, alerts: &[Alert], json: bool) -> std::io::R
         }
         out
     };
+    emit(&text)
+}
+
+/// Writes one whole message to standard output, so concurrent sinks never interleave.
+fn emit(text: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()

@@ -497,9 +497,8 @@ impl Store {
                 ..CommitOutcome::default()
             });
         }
-        let alerting_count = alerting.len();
         // Sequence numbers are drawn outside the transaction so a re-run reuses them.
-        let sequences = (0..alerting_count)
+        let sequences = (0..alerting.len())
             .map(|_| self.db.generate_id())
             .collect::<Result<Vec<u64>, _>>()
             .map_err(io("id generation"))?;
@@ -528,7 +527,7 @@ impl Store {
                         stories,
                         outbox,
                     };
-                    let (mut outcome, created) = apply_commit(
+                    let (outcome, created) = apply_commit(
                         commit,
                         &alerting,
                         stored_quietly,
@@ -536,7 +535,6 @@ impl Store {
                         &recent,
                         &trees,
                     )?;
-                    outcome.stored += stored_quietly;
                     if created {
                         meta.insert(keys::STORIES_VERSION_KEY, &(version + 1).to_be_bytes())?;
                     }
@@ -590,12 +588,8 @@ impl Store {
         commit: &PollCommit<'_>,
         stored: usize,
     ) -> Result<(), StoreError> {
-        let stored_before = self
-            .feed_state(commit.feed_url)?
-            .map_or(0, |previous| previous.items_seen);
-        let mut state = commit.state.clone();
-        state.items_seen = stored_before + stored as u64;
-        self.put_feed_state(commit.feed_url, &state)
+        let previous = self.feed_state(commit.feed_url)?;
+        self.put_feed_state(commit.feed_url, &counted_state(commit, previous, stored))
     }
 
     fn stories_version(&self) -> Result<u64, StoreError> {
@@ -887,7 +881,10 @@ fn apply_commit(
     recent: &[StoryRecord],
     trees: &CommitTrees<'_>,
 ) -> TxResult<(CommitOutcome, bool)> {
-    let mut outcome = CommitOutcome::default();
+    let mut outcome = CommitOutcome {
+        stored: stored_quietly,
+        ..CommitOutcome::default()
+    };
     let mut next_sequence = sequences.iter();
     let mut opened: Vec<StoryRecord> = Vec::new();
     for new in alerting {
@@ -973,18 +970,23 @@ fn apply_commit(
         trees.articles.insert(&key[..], keys::encode(&stored))?;
         outcome.stored += 1;
     }
-    // The count is the store's own, so a caller cannot reset it by passing a fresh state.
-    let stored_before = trees
+    let previous = trees
         .feeds
         .get(commit.feed_url.as_bytes())?
-        .and_then(|bytes| keys::decode::<FeedState>(&bytes).ok())
-        .map_or(0, |previous| previous.items_seen);
-    let mut state = commit.state.clone();
-    state.items_seen = stored_before + (stored_quietly + outcome.stored) as u64;
+        .and_then(|bytes| keys::decode::<FeedState>(&bytes).ok());
+    let state = counted_state(commit, previous, outcome.stored);
     trees
         .feeds
         .insert(commit.feed_url.as_bytes(), keys::encode(&state))?;
     Ok((outcome, !opened.is_empty()))
+}
+
+/// The poll's feed state with `items_seen` advanced by what the poll stored. The count is
+/// the store's own, so a caller cannot reset it by passing a fresh state.
+fn counted_state(commit: &PollCommit<'_>, previous: Option<FeedState>, stored: usize) -> FeedState {
+    let mut state = commit.state.clone();
+    state.items_seen = previous.map_or(0, |p| p.items_seen) + stored as u64;
+    state
 }
 
 fn decode_u64(bytes: &[u8]) -> u64 {
