@@ -158,12 +158,11 @@ async fn sigkill_at_random_moments_loses_and_duplicates_no_alert() {
     let receiver = WebhookReceiver::start().await;
     receiver.delay(Duration::from_millis(40));
     let dir = TestDir::new();
-    let config = dir.config(&format!(
+    let config = dir.config(&one_feed_to_webhook(
         "[poll]\ninterval = \"1s\"\nalert_on_first_poll = true\n\
-         [delivery]\ntimeout = \"2s\"\nretry_base = \"100ms\"\nretry_max = \"200ms\"\n\
-         [[feeds]]\nurl = \"{}\"\n[[sinks]]\nkind = \"webhook\"\nurl = \"{}\"\n",
-        server.url("/live.xml"),
-        receiver.url("/hook")
+         [delivery]\ntimeout = \"2s\"\nretry_base = \"100ms\"\nretry_max = \"200ms\"\n",
+        &server.url("/live.xml"),
+        &receiver.url("/hook"),
     ));
     let mut published = 0;
     for round in 0..ROUNDS {

@@ -78,11 +78,10 @@ async fn an_alert_in_flight_when_the_daemon_is_killed_is_delivered_after_restart
             rss(&[("k-1", "US and Iran agree to resume talks in Oman", "")]),
         ),
     );
-    let config = dir.config(&format!(
-        "[poll]\ninterval = \"1h\"\nalert_on_first_poll = true\n[delivery]\ntimeout = \"30s\"\n\
-         [[feeds]]\nurl = \"{}\"\n[[sinks]]\nkind = \"webhook\"\nurl = \"{}\"\n",
-        server.url("/live.xml"),
-        receiver.url("/hook")
+    let config = dir.config(&one_feed_to_webhook(
+        "[poll]\ninterval = \"1h\"\nalert_on_first_poll = true\n[delivery]\ntimeout = \"30s\"\n",
+        &server.url("/live.xml"),
+        &receiver.url("/hook"),
     ));
     // The receiver takes the first delivery and never answers it.
     receiver.script(&[0]);
@@ -125,12 +124,11 @@ async fn alerts_survive_a_receiver_that_throttles_hangs_drops_and_fails_and_poll
     );
     // 429 with Retry-After: 1, then no answer, then a dropped connection, then a 500.
     receiver.script(&[429, 0, 1, 500]);
-    let config = dir.config(&format!(
+    let config = dir.config(&one_feed_to_webhook(
         "[poll]\ninterval = \"1s\"\nalert_on_first_poll = true\n\
-         [delivery]\ntimeout = \"1s\"\nretry_base = \"100ms\"\nretry_max = \"400ms\"\n\
-         [[feeds]]\nurl = \"{}\"\n[[sinks]]\nkind = \"webhook\"\nurl = \"{}\"\n",
-        server.url("/live.xml"),
-        receiver.url("/hook")
+         [delivery]\ntimeout = \"1s\"\nretry_base = \"100ms\"\nretry_max = \"400ms\"\n",
+        &server.url("/live.xml"),
+        &receiver.url("/hook"),
     ));
     let child = spawn_daemon(&config, true);
     // Deadlines bound behaviour, they measure nothing.

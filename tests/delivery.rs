@@ -187,11 +187,10 @@ async fn an_alert_older_than_max_age_is_dead_lettered_not_sent() {
     let (path, route) = feed_with(&[("t-1", "US and Iran hold indirect talks in Oman", "")]);
     feeds.set(&path, route);
     let dir = TestDir::new();
-    let config = dir.config(&format!(
-        "[poll]\nalert_on_first_poll = true\n[delivery]\nmax_age = \"1s\"\nretry_base = \"100ms\"\n\
-         [[feeds]]\nurl = \"{}\"\n[[sinks]]\nkind = \"webhook\"\nurl = \"{}\"\n",
-        feeds.url(&path),
-        receiver.url("/hook"),
+    let config = dir.config(&one_feed_to_webhook(
+        "[poll]\nalert_on_first_poll = true\n[delivery]\nmax_age = \"1s\"\nretry_base = \"100ms\"\n",
+        &feeds.url(&path),
+        &receiver.url("/hook"),
     ));
     let first = once(&config, &[]).await;
     assert_eq!(

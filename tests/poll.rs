@@ -167,10 +167,10 @@ async fn a_legacy_charset_from_the_http_header_reaches_the_alert_intact() {
         "/latin1.xml",
         Route::ok("text/xml; charset=ISO-8859-1", latin1),
     );
-    let config = dir.config(&format!(
-        "[poll]\nalert_on_first_poll = true\n[[feeds]]\nurl = \"{}\"\n[[sinks]]\nkind = \"webhook\"\nurl = \"{}\"\n",
-        server.url("/latin1.xml"),
-        receiver.url("/hook")
+    let config = dir.config(&one_feed_to_webhook(
+        "[poll]\nalert_on_first_poll = true\n",
+        &server.url("/latin1.xml"),
+        &receiver.url("/hook"),
     ));
     let run = once(&config, &[]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);

@@ -401,6 +401,14 @@ impl TestDir {
 }
 
 /// An RSS 2.0 document with these (guid, title, description) items, all dated now.
+/// A config: `settings` (TOML sections, each line ending in a newline), then one feed and
+/// one webhook sink.
+pub fn one_feed_to_webhook(settings: &str, feed_url: &str, hook_url: &str) -> String {
+    format!(
+        "{settings}[[feeds]]\nurl = \"{feed_url}\"\n[[sinks]]\nkind = \"webhook\"\nurl = \"{hook_url}\"\n"
+    )
+}
+
 pub fn rss(items: &[(&str, &str, &str)]) -> String {
     let now = chrono::Utc::now().to_rfc2822();
     let mut out = String::from(
