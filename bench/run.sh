@@ -69,10 +69,13 @@ advance() {
   curl -sf -XPOST "$CTL/advance?share=$1&items=$2" > "$OUT/advance.json"
 }
 
+# score TOOL [--since-ms MS]: keeps the farm's truth and received alerts as TOOL-truth.json
+# and TOOL-received.json (for looking into misses later), appends the score.
 score() {
-  curl -sf "$CTL/truth" > "$OUT/truth.json"
-  curl -sf "$CTL/received" > "$OUT/received.json"
-  python3 bench/report.py score "$OUT/truth.json" "$OUT/received.json" "$@" | tee -a "$OUT/scores.jsonl"
+  curl -sf "$CTL/truth" > "$OUT/$1-truth.json"
+  curl -sf "$CTL/received" > "$OUT/$1-received.json"
+  python3 bench/report.py score "$OUT/$1-truth.json" "$OUT/$1-received.json" "$@" \
+    | tee -a "$OUT/scores.jsonl"
 }
 
 parleyd_config() {

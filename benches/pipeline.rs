@@ -120,7 +120,7 @@ fn bench_store(c: &mut Criterion) {
                             verdict: None,
                             alert: false,
                             sinks: Vec::new(),
-                            story_terms: Vec::new(),
+                            story: Default::default(),
                         }
                     })
                     .collect::<Vec<_>>()

@@ -119,6 +119,69 @@ pub fn link_fingerprint(link: &str) -> u64 {
     xxh3_64(link.as_bytes())
 }
 
+/// Headlines whose story terms overlap this much (Jaccard) report the same story, unless
+/// their markers tell them apart: the same event reworded by another outlet shares most of
+/// its words; a different development does not.
+pub const STORY_JOIN_SIMILARITY: f64 = 0.4;
+
+/// What identifies a headline's story, for telling a new report of a known story from news
+/// (built by [`crate::Classifier::story_key`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoryKey {
+    /// Content-word stems without the parties and the publisher suffix, sorted and
+    /// de-duplicated.
+    pub terms: Vec<u64>,
+    /// Countries the headline names, cities folded into their country ("Muscat" is Oman).
+    #[serde(default)]
+    pub places: Vec<String>,
+    /// Numbered rounds, days and sessions ("round 4", "day 3").
+    #[serde(default)]
+    pub ordinals: Vec<String>,
+    /// Days of the week named ("saturday").
+    #[serde(default)]
+    pub weekdays: Vec<String>,
+    /// "ended" or "called off" when the headline says the talks ended or were called off.
+    #[serde(default)]
+    pub outcome: Option<String>,
+}
+
+impl StoryKey {
+    /// Whether a headline with this key reports the same story as one with `other`.
+    pub fn same_story(&self, other: &StoryKey) -> bool {
+        !self.told_apart(other) && jaccard(&self.terms, &other.terms) >= STORY_JOIN_SIMILARITY
+    }
+
+    /// Markers no rewording changes: a different venue, round, day or outcome is a
+    /// different story however many words the headlines share. A marker only one headline
+    /// has says nothing (headlines leave things out), except the outcome: "talks end" after
+    /// "talks set for Saturday" is news.
+    fn told_apart(&self, other: &StoryKey) -> bool {
+        disjoint(&self.places, &other.places)
+            || disjoint(&self.weekdays, &other.weekdays)
+            || ordinals_differ(&self.ordinals, &other.ordinals)
+            || self.outcome != other.outcome
+    }
+}
+
+/// Both name something and they share nothing.
+fn disjoint(a: &[String], b: &[String]) -> bool {
+    !a.is_empty() && !b.is_empty() && !a.iter().any(|x| b.contains(x))
+}
+
+/// Some unit ("round") is numbered in both, never with the same number.
+fn ordinals_differ(a: &[String], b: &[String]) -> bool {
+    let unit = |ordinal: &str| ordinal.split(' ').next().unwrap_or_default().to_string();
+    a.iter().any(|x| {
+        let of_unit = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .filter(|o| unit(o) == unit(x))
+                .cloned()
+                .collect()
+        };
+        disjoint(&of_unit(a), &of_unit(b))
+    })
+}
+
 /// Jaccard similarity of two sorted, de-duplicated term sets.
 pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
     if a.is_empty() && b.is_empty() {

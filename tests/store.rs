@@ -63,7 +63,7 @@ fn alerting_to(article: Article, sinks: &[&str]) -> NewArticle {
         None,
     );
     NewArticle {
-        story_terms: classifier.story_terms(&article.title),
+        story: classifier.story_key(&article.title),
         article,
         verdict: Some(relevant()),
         alert: true,

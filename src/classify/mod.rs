@@ -12,6 +12,7 @@
 
 pub mod eval;
 mod profile;
+mod story;
 pub mod text;
 
 pub use profile::{
@@ -463,33 +464,6 @@ impl Classifier {
             return 0.0;
         }
         round3(dot / (norm_squared.sqrt() * self.learned_norm))
-    }
-
-    /// The terms that identify a headline's story: content words by stem, without the
-    /// parties (every alert names them, so they say nothing about which story it is) and
-    /// without the publisher suffix. Sorted and de-duplicated, for Jaccard comparison.
-    pub fn story_terms(&self, title: &str) -> Vec<u64> {
-        let title = crate::model::strip_publisher_suffix(title);
-        let tokens = tokenize(&self.stemmer, &[title]);
-        let found = self.find_phrases(&tokens);
-        let mut party_at = vec![None; tokens.len()];
-        for f in &found {
-            if let Role::Party(p) = f.role {
-                for slot in &mut party_at[f.start..f.end] {
-                    *slot = Some(p);
-                }
-            }
-        }
-        let mut terms: Vec<u64> = tokens
-            .iter()
-            .zip(&party_at)
-            .filter_map(|(token, party)| {
-                (party.is_none() && token.content).then_some(token.stem_hash)
-            })
-            .collect();
-        terms.sort_unstable();
-        terms.dedup();
-        terms
     }
 }
 

@@ -10,7 +10,7 @@ mod systemd;
 
 use crate::classify::{Classifier, ProfileError};
 use crate::config::{Config, FeedConfig, SinkConfig};
-use crate::model::Article;
+use crate::model::{Article, StoryKey};
 use crate::notify::{DeliveryReport, Notifier, NotifierError};
 use crate::parse::{ParseError, ParsedFeed, Source, parse_feed};
 use crate::poll::{Fetched, PollError, Poller, Validators};
@@ -250,17 +250,17 @@ impl Pipeline {
                 } else {
                     Vec::new()
                 };
-                let story_terms = if alert {
-                    self.classifier.story_terms(&article.title)
+                let story = if alert {
+                    self.classifier.story_key(&article.title)
                 } else {
-                    Vec::new()
+                    StoryKey::default()
                 };
                 NewArticle {
                     article,
                     verdict: Some(verdict),
                     alert,
                     sinks,
-                    story_terms,
+                    story,
                 }
             })
             .collect();

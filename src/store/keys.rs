@@ -120,4 +120,16 @@ mod tests {
         wrong[0] = 9;
         assert!(decode::<Vec<u32>>(&wrong).is_err());
     }
+
+    #[test]
+    fn story_records_written_before_story_markers_still_read() {
+        let old = br#"{"alert_id":"ab","first_seen":"2026-06-01T10:00:00Z","event":"talks","terms":[3,7],"link":null,"reported_by":["Wire"]}"#;
+        let mut bytes = vec![VALUE_VERSION];
+        bytes.extend_from_slice(old);
+        let story: super::super::StoryRecord = decode(&bytes).unwrap();
+        assert_eq!(story.key.terms, [3, 7]);
+        assert!(story.key.places.is_empty() && story.key.outcome.is_none());
+        let again: super::super::StoryRecord = decode(&encode(&story)).unwrap();
+        assert_eq!(again.key, story.key);
+    }
 }

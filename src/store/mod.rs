@@ -11,7 +11,7 @@ mod keys;
 
 pub use keys::SCHEMA_VERSION;
 
-use crate::model::{Alert, Article, Event, Verdict, alert_id, jaccard, link_fingerprint};
+use crate::model::{Alert, Article, Event, StoryKey, Verdict, alert_id, link_fingerprint};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -129,18 +129,15 @@ pub struct StoryRecord {
     pub first_seen: DateTime<Utc>,
     /// The event kind, which a joining article must share.
     pub event: Option<Event>,
-    /// The first article's story terms (see [`NewArticle::story_terms`]).
-    pub terms: Vec<u64>,
+    /// The first article's story key (see [`NewArticle::story`]).
+    #[serde(flatten)]
+    pub key: StoryKey,
     /// Fingerprint of the first article's canonical link.
     pub link: Option<u64>,
     /// Feeds that carried it, first one first.
     pub reported_by: Vec<String>,
 }
 
-/// Articles whose story terms overlap this much (Jaccard) with a story's join it: the same
-/// event reworded by another outlet shares most of its words; a different development does
-/// not.
-pub const STORY_JOIN_SIMILARITY: f64 = 0.4;
 /// Commits retried when another poll created a story in between.
 const COMMIT_ATTEMPTS: usize = 8;
 
@@ -155,9 +152,9 @@ pub struct NewArticle {
     pub alert: bool,
     /// The sinks whose routes take it; a new story is queued for these.
     pub sinks: Vec<String>,
-    /// The headline's terms, sorted and de-duplicated: the classifier folds each party's
-    /// names into one term and stems the rest, so "Tehran" and "Iran" agree.
-    pub story_terms: Vec<u64>,
+    /// The headline's story key: a story joins another when the keys say they are the same
+    /// (see [`StoryKey::same_story`]).
+    pub story: StoryKey,
 }
 
 /// Everything one poll of one feed changes.
@@ -903,8 +900,7 @@ fn apply_commit(
             let link = new.article.link.as_deref().map(link_fingerprint);
             let joins = |story: &&StoryRecord| {
                 (link.is_some() && story.link == link)
-                    || (story.event == event
-                        && jaccard(&story.terms, &new.story_terms) >= STORY_JOIN_SIMILARITY)
+                    || (story.event == event && story.key.same_story(&new.story))
             };
             let existing = recent
                 .iter()
@@ -935,7 +931,7 @@ fn apply_commit(
                         alert_id: id.clone(),
                         first_seen: commit.now,
                         event,
-                        terms: new.story_terms.clone(),
+                        key: new.story.clone(),
                         link,
                         reported_by: vec![new.article.feed.clone()],
                     };

@@ -1,0 +1,396 @@
+//! Story keys: the words and markers (place, round, weekday, outcome) that tell one
+//! headline's story from another's.
+
+use super::text::{Token, tokenize};
+use super::{Classifier, Role};
+use crate::model::{StoryKey, strip_publisher_suffix};
+use rustc_hash::FxHashMap;
+use std::sync::LazyLock;
+
+/// Countries and the other names that fold into them, one line each (see the file).
+const PLACES_FILE: &str = include_str!("places.txt");
+
+/// Place names in lower case, words joined by one space, to their country.
+static PLACES: LazyLock<Places> = LazyLock::new(|| Places::parse(PLACES_FILE));
+
+/// Words that number a round, day or session, with the number they stand for.
+const NUMBER_WORDS: &[(&str, u32)] = &[
+    ("first", 1),
+    ("second", 2),
+    ("third", 3),
+    ("fourth", 4),
+    ("fifth", 5),
+    ("sixth", 6),
+    ("seventh", 7),
+    ("eighth", 8),
+    ("ninth", 9),
+    ("tenth", 10),
+    ("one", 1),
+    ("two", 2),
+    ("three", 3),
+    ("four", 4),
+    ("five", 5),
+    ("six", 6),
+    ("seven", 7),
+    ("eight", 8),
+    ("nine", 9),
+    ("ten", 10),
+];
+/// What gets numbered in reports of talks.
+const ORDINAL_UNITS: &[&str] = &["round", "day", "session"];
+const WEEKDAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+/// Phrases saying talks ended, and saying they were called off, as lower-case words.
+const ENDED: &[&str] = &[
+    "end",
+    "ends",
+    "ended",
+    "conclude",
+    "concludes",
+    "concluded",
+    "wrap up",
+    "wraps up",
+    "wrapped up",
+    "closes",
+    "close with",
+    "closed with",
+];
+const CALLED_OFF: &[&str] = &[
+    "postpone",
+    "postpones",
+    "postponed",
+    "delayed",
+    "cancel",
+    "cancels",
+    "cancelled",
+    "canceled",
+    "call off",
+    "calls off",
+    "called off",
+    "suspend",
+    "suspends",
+    "suspended",
+    "collapse",
+    "collapses",
+    "collapsed",
+    "break down",
+    "breaks down",
+    "broke down",
+    "stalled",
+];
+/// Words before "end" that make it a noun or an intention, not talks ending ("to end the
+/// war", "must end enrichment").
+const NOT_ENDING_BEFORE: &[&str] = &[
+    "to", "the", "an", "no", "must", "should", "would", "could", "can", "will",
+];
+
+struct Places {
+    names: FxHashMap<String, String>,
+    longest: usize,
+}
+
+impl Places {
+    fn parse(text: &str) -> Places {
+        let mut names = FxHashMap::default();
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (country, others) = line.split_once(':').unwrap_or((line, ""));
+            let country = country.trim();
+            for name in std::iter::once(country).chain(others.split(',')) {
+                let words = name_words(name);
+                if !words.is_empty() {
+                    names.insert(words.join(" "), country.to_string());
+                }
+            }
+        }
+        let longest = names
+            .keys()
+            .map(|k| k.split(' ').count())
+            .max()
+            .unwrap_or(1);
+        Places { names, longest }
+    }
+}
+
+/// A place name as the words a headline would show it in, lower-cased.
+fn name_words(name: &str) -> Vec<String> {
+    name.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+impl Classifier {
+    /// The key that identifies a headline's story (see [`StoryKey`]). Its terms are the
+    /// content words by stem, without the parties (every alert names them, so they say
+    /// nothing about which story it is) and without the publisher suffix.
+    pub fn story_key(&self, title: &str) -> StoryKey {
+        let title = strip_publisher_suffix(title);
+        let tokens = tokenize(&self.stemmer, &[title]);
+        let in_party = self.party_words(&tokens);
+        let words: Vec<String> = tokens.iter().map(lower_word).collect();
+        let mut terms: Vec<u64> = tokens
+            .iter()
+            .zip(&in_party)
+            .filter_map(|(token, party)| (!party && token.content).then_some(token.stem_hash))
+            .collect();
+        terms.sort_unstable();
+        terms.dedup();
+        StoryKey {
+            terms,
+            places: places(&tokens, &words, &in_party),
+            ordinals: ordinals(&words),
+            weekdays: sorted_unique(
+                words
+                    .iter()
+                    .filter(|w| WEEKDAYS.contains(&w.as_str()))
+                    .cloned()
+                    .collect(),
+            ),
+            outcome: outcome(&words),
+        }
+    }
+
+    /// Which tokens belong to a mention of one of the parties.
+    fn party_words(&self, tokens: &[Token]) -> Vec<bool> {
+        let mut in_party = vec![false; tokens.len()];
+        for found in self.find_phrases(tokens) {
+            if let Role::Party(_) = found.role {
+                in_party[found.start..found.end].fill(true);
+            }
+        }
+        in_party
+    }
+}
+
+/// The word as written, lower-cased, without a possessive "'s".
+fn lower_word(token: &Token) -> String {
+    let lower = token.surface.to_lowercase();
+    match lower.strip_suffix("'s") {
+        Some(stem) => stem.to_string(),
+        None => lower,
+    }
+}
+
+/// Countries named outside the parties' own names, longest match first. A name must start
+/// with a capital, so "turkey" the bird or "chad" the verb are not places.
+fn places(tokens: &[Token], words: &[String], in_party: &[bool]) -> Vec<String> {
+    let table = &*PLACES;
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let capital = tokens[i]
+            .surface
+            .chars()
+            .next()
+            .is_some_and(char::is_uppercase);
+        let longest_match = (1..=table.longest.min(words.len() - i))
+            .rev()
+            .filter(|&len| !in_party[i..i + len].iter().any(|p| *p))
+            .find_map(|len| {
+                let name = words[i..i + len].join(" ");
+                table.names.get(&name).map(|country| (len, country))
+            });
+        match longest_match {
+            Some((len, country)) if capital => {
+                found.push(country.clone());
+                i += len;
+            }
+            _ => i += 1,
+        }
+    }
+    sorted_unique(found)
+}
+
+/// "round 4" for "fourth round", "4th round", "round four" and "round 4"; the same for days
+/// and sessions.
+fn ordinals(words: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        if !ORDINAL_UNITS.contains(&word.as_str()) {
+            continue;
+        }
+        let before = i.checked_sub(1).and_then(|j| ordinal_number(&words[j]));
+        let after = words.get(i + 1).and_then(|w| cardinal_number(w));
+        if let Some(number) = before.or(after) {
+            found.push(format!("{word} {number}"));
+        }
+    }
+    sorted_unique(found)
+}
+
+/// "fourth" or "4th".
+fn ordinal_number(word: &str) -> Option<u32> {
+    let digits = word
+        .strip_suffix("st")
+        .or_else(|| word.strip_suffix("nd"))
+        .or_else(|| word.strip_suffix("rd"))
+        .or_else(|| word.strip_suffix("th"));
+    if let Some(number) = digits.and_then(|d| d.parse().ok()) {
+        return Some(number);
+    }
+    NUMBER_WORDS[..10]
+        .iter()
+        .find(|(w, _)| *w == word)
+        .map(|(_, n)| *n)
+}
+
+/// "four" or "4" (after the unit: "round four").
+fn cardinal_number(word: &str) -> Option<u32> {
+    if let Ok(number) = word.parse::<u32>() {
+        return (number < 100).then_some(number);
+    }
+    NUMBER_WORDS[10..]
+        .iter()
+        .find(|(w, _)| *w == word)
+        .map(|(_, n)| *n)
+}
+
+/// "ended" or "called off" when a phrase says so.
+fn outcome(words: &[String]) -> Option<String> {
+    for (i, word) in words.iter().enumerate() {
+        let two = words.get(i + 1).map(|next| format!("{word} {next}"));
+        let says = |list: &[&str]| {
+            list.contains(&word.as_str()) || two.as_deref().is_some_and(|t| list.contains(&t))
+        };
+        if says(CALLED_OFF) {
+            return Some("called off".to_string());
+        }
+        let intention = i > 0 && NOT_ENDING_BEFORE.contains(&words[i - 1].as_str());
+        if says(ENDED) && !(word == "end" && intention) {
+            return Some("ended".to_string());
+        }
+    }
+    None
+}
+
+fn sorted_unique(mut list: Vec<String>) -> Vec<String> {
+    list.sort_unstable();
+    list.dedup();
+    list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::{DEFAULT_PROFILE, builtin_profile};
+
+    fn key(title: &str) -> StoryKey {
+        let classifier = Classifier::new(builtin_profile(DEFAULT_PROFILE).unwrap(), None);
+        classifier.story_key(title)
+    }
+
+    fn same(a: &str, b: &str) -> bool {
+        key(a).same_story(&key(b))
+    }
+
+    #[test]
+    fn places_fold_cities_into_countries_and_skip_the_parties() {
+        assert_eq!(key("US and Iran hold talks in Muscat").places, ["Oman"]);
+        assert_eq!(
+            key("Omani mediators carry US message to Tehran").places,
+            ["Oman"]
+        );
+        assert_eq!(
+            key("Talks in Abu Dhabi after Vienna round").places,
+            ["Austria", "United Arab Emirates"]
+        );
+        // Washington and Tehran are the parties here, not venues.
+        assert!(key("Washington and Tehran hold talks").places.is_empty());
+        assert_eq!(key("Iran's talks in Oman's capital").places, ["Oman"]);
+        assert!(key("turkey prices rise before talks").places.is_empty());
+    }
+
+    #[test]
+    fn ordinals_weekdays_and_outcomes_are_read_from_the_headline() {
+        assert_eq!(
+            key("US, Iran open fourth round of talks").ordinals,
+            ["round 4"]
+        );
+        assert_eq!(
+            key("Iran-US talks: round two in Rome").ordinals,
+            ["round 2"]
+        );
+        assert_eq!(key("Talks enter 3rd day").ordinals, ["day 3"]);
+        assert!(key("Next round of talks set").ordinals.is_empty());
+        assert_eq!(
+            key("US and Iran to meet on Saturday").weekdays,
+            ["saturday"]
+        );
+        assert_eq!(
+            key("US-Iran talks end in Oman").outcome.as_deref(),
+            Some("ended")
+        );
+        assert_eq!(
+            key("Iran and US wrap up talks").outcome.as_deref(),
+            Some("ended")
+        );
+        assert_eq!(
+            key("Iran-US talks postponed").outcome.as_deref(),
+            Some("called off")
+        );
+        assert_eq!(key("US and Iran hold talks to end the war").outcome, None);
+        assert_eq!(
+            key("Talks close with 'framework'").outcome.as_deref(),
+            Some("ended")
+        );
+        assert_eq!(key("Iran, US close in on deal").outcome, None);
+    }
+
+    #[test]
+    fn rewordings_of_one_event_are_one_story() {
+        assert!(same(
+            "Tehran and Washington hold indirect talks in Muscat",
+            "US and Iran hold indirect talks in Oman - Daily Ledger"
+        ));
+        assert!(same(
+            "Iran-US talks in Oman postponed, Oman says",
+            "Oman says Iran-US talks postponed to next week"
+        ));
+    }
+
+    #[test]
+    fn a_different_venue_round_day_or_outcome_is_a_different_story() {
+        assert!(!same(
+            "US negotiators and Iranian counterparts meet in Vienna",
+            "US negotiators and Iranian counterparts meet in Oslo"
+        ));
+        assert!(!same(
+            "Iran and US hold second round of talks",
+            "Iran and US hold third round of talks"
+        ));
+        assert!(!same(
+            "US and Iran to hold talks on Saturday",
+            "US and Iran to hold talks on Tuesday"
+        ));
+        assert!(!same(
+            "US and Iran to hold fourth round of talks in Oman",
+            "US and Iran fourth round of talks in Oman ends"
+        ));
+        // A marker only one headline has does not split them: headlines leave things out.
+        assert!(same(
+            "US and Iran to hold indirect talks in Oman on Saturday",
+            "US and Iran to hold indirect talks on Saturday"
+        ));
+    }
+
+    #[test]
+    fn every_place_line_parses_to_names() {
+        let table = &*PLACES;
+        assert!(table.names.len() > 250, "{} names", table.names.len());
+        assert_eq!(
+            table.names.get("the hague").map(String::as_str),
+            Some("Netherlands")
+        );
+        assert_eq!(table.names.get("oman").map(String::as_str), Some("Oman"));
+    }
+}
