@@ -232,7 +232,9 @@ impl Pipeline {
         if items == 0 {
             tracing::warn!(feed = %feed.name, "Feed parsed but has no items.");
         }
-        let new_articles = self.new_articles(parsed.articles).map_err(store_error)?;
+        let new_articles = self
+            .new_articles(parsed.articles, state.first_poll_done)
+            .map_err(store_error)?;
         let may_alert = state.first_poll_done || feed.alert_on_first_poll;
         let oldest_alertable = now
             - chrono::Duration::from_std(self.config.poll.max_article_age)
@@ -341,13 +343,20 @@ impl Pipeline {
         self.store.put_feed_state(feed.url.as_str(), state)
     }
 
-    /// The articles not already in the store, without duplicates inside the batch.
-    fn new_articles(&self, articles: Vec<Article>) -> Result<Vec<Article>, StoreError> {
+    /// The articles not already in the store, without duplicates inside the batch. Before a
+    /// feed's first committed poll none of its articles can be stored (their keys hold the
+    /// feed URL; a crashed commit's leftovers are caught by the store), so the look-ups,
+    /// a sled read per article and a seventh of a cold start, are skipped.
+    fn new_articles(
+        &self,
+        articles: Vec<Article>,
+        feed_committed_before: bool,
+    ) -> Result<Vec<Article>, StoreError> {
         let mut seen = std::collections::HashSet::new();
         let mut fresh = Vec::new();
         for article in articles {
             let key = article.store_key();
-            if seen.insert(key) && !self.store.contains_article(&key)? {
+            if seen.insert(key) && !(feed_committed_before && self.store.contains_article(&key)?) {
                 fresh.push(article);
             }
         }

@@ -486,9 +486,17 @@ impl Store {
         // poll reads the body again, finds them, and redoes only what the transaction holds.
         let (quiet, alerting): (Vec<&NewArticle>, Vec<&NewArticle>) =
             commit.articles.iter().partition(|a| !a.alert);
-        let stored_quietly = self.store_quiet(&quiet)?;
+        let previous = self.feed_state(commit.feed_url)?;
+        // A feed with no state has never committed, so none of its articles can be stored
+        // (their keys hold the feed URL), except quiet ones from a commit that crashed
+        // before its state landed, and writing those again writes the same bytes. Skipping
+        // the look-ups saves a sled read per article on a cold start.
+        let stored_quietly = self.store_quiet(&quiet, previous.is_some())?;
         if alerting.is_empty() {
-            self.put_feed_state_counting(commit, stored_quietly)?;
+            self.put_feed_state(
+                commit.feed_url,
+                &counted_state(commit, previous, stored_quietly),
+            )?;
             return Ok(CommitOutcome {
                 stored: stored_quietly,
                 ..CommitOutcome::default()
@@ -554,12 +562,13 @@ impl Store {
     }
 
     /// Writes articles that raise no alert as one atomic batch; returns how many were new.
-    fn store_quiet(&self, articles: &[&NewArticle]) -> Result<usize, StoreError> {
+    /// Without `look_up` every article counts as new (the caller knows none is stored).
+    fn store_quiet(&self, articles: &[&NewArticle], look_up: bool) -> Result<usize, StoreError> {
         let mut stored = 0;
         let mut batch = sled::Batch::default();
         for new in articles {
             let key = new.article.store_key();
-            if self.contains_article(&key)? {
+            if look_up && self.contains_article(&key)? {
                 continue;
             }
             let value = StoredArticle {
@@ -576,17 +585,6 @@ impl Store {
                 .map_err(io("articles write"))?;
         }
         Ok(stored)
-    }
-
-    /// Saves the poll's feed state with `items_seen` advanced by what it stored. (A crash
-    /// between the articles and this leaves that poll's share of the count uncounted.)
-    fn put_feed_state_counting(
-        &self,
-        commit: &PollCommit<'_>,
-        stored: usize,
-    ) -> Result<(), StoreError> {
-        let previous = self.feed_state(commit.feed_url)?;
-        self.put_feed_state(commit.feed_url, &counted_state(commit, previous, stored))
     }
 
     fn stories_version(&self) -> Result<u64, StoreError> {
