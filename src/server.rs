@@ -3,7 +3,6 @@
 //! HTML-escaped, since titles are written by strangers.
 
 use crate::daemon::Pipeline;
-use crate::model::alert_id;
 use crate::store::StoredArticle;
 use crate::telemetry::metric;
 use axum::Router;
@@ -239,10 +238,11 @@ fn render_status(pipeline: &Pipeline) -> Result<String, crate::store::StoreError
     for stored in matches.iter().rev().take(LATEST_MATCHES) {
         let article = &stored.article;
         let verdict = stored.verdict.as_ref();
-        let own = alert_id(&article.store_key());
         let alert_state = match &stored.alert_id {
             None => "not alerted (backlog or too old)".to_string(),
-            Some(id) if *id != own => format!("joined story {}", text(&id[..8.min(id.len())])),
+            Some(id) if !stored.opened_story() => {
+                format!("joined story {}", text(&id[..8.min(id.len())]))
+            }
             Some(id) if sent.contains(id.as_str()) => "sent".to_string(),
             Some(id) if pending.contains(id.as_str()) => "pending".to_string(),
             Some(id) if dead.contains(id.as_str()) => "dead".to_string(),
@@ -317,9 +317,7 @@ fn chart(week: &[StoredArticle], now: DateTime<Utc>) -> String {
             .clone()
             .filter(|a| a.verdict.as_ref().is_some_and(|v| v.relevant))
             .count();
-        let alerts = on_day
-            .filter(|a| a.alert_id.as_deref() == Some(alert_id(&a.article.store_key()).as_str()))
-            .count();
+        let alerts = on_day.filter(|a| a.opened_story()).count();
         days.push((day, matches, alerts));
     }
     let top = days.iter().map(|(_, m, _)| *m).max().unwrap_or(0).max(1) as f64;

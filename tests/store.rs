@@ -3,7 +3,8 @@
 //! Guaranteed here: an article is stored once across polls and reopenings; a poll's
 //! articles, story records and outbox entries land together; an alert leaves a sink's queue
 //! only when marked sent or moved to the dead-letter list; a store written with another
-//! schema version is refused, as is a store another process holds, each with its path.
+//! schema version is refused, as is a store another process holds, each with its path; a
+//! schema 1 store is migrated with every article, tombstone and alert id kept.
 
 use chrono::Utc;
 use parleyd::model::{Article, Verdict};
@@ -87,7 +88,7 @@ async fn articles_are_stored_once_across_polls_and_reopening() {
         store.flush().await.unwrap();
     }
     let store = Store::open(&path, CACHE).unwrap();
-    assert!(store.contains_article(&a.store_key()).unwrap());
+    assert!(store.contains_article(&a).unwrap());
     let stored = store.article(&a.store_key()).unwrap().unwrap();
     assert_eq!(stored.article, a);
     assert_eq!(stored.verdict, Some(relevant()));
@@ -149,6 +150,70 @@ fn quiet(article: Article) -> NewArticle {
         alert: false,
         sinks: Vec::new(),
         story: Default::default(),
+    }
+}
+
+/// A schema 1 key: the feed URL and article key hashed together.
+fn schema_1_key(article: &Article) -> [u8; 16] {
+    let joined = format!("{}\0{}", article.feed_url, article.key);
+    xxhash_rust::xxh3::xxh3_128(joined.as_bytes()).to_be_bytes()
+}
+
+/// A store value: the format byte, then JSON.
+fn value(json: &impl serde::Serialize) -> Vec<u8> {
+    let mut out = vec![1];
+    out.extend(serde_json::to_vec(json).unwrap());
+    out
+}
+
+#[tokio::test]
+async fn a_schema_1_store_is_migrated_and_forgets_no_article() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let alerted = article("one", "1", "US and Iran hold talks in Oman");
+    let pruned = article("one", "2", "Rial falls");
+    let old_id = parleyd::model::alert_id(&schema_1_key(&alerted));
+    {
+        let db = sled::open(&path).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert("schema_version", &1u32.to_be_bytes()).unwrap();
+        let articles = db.open_tree("articles").unwrap();
+        let stored = parleyd::store::StoredArticle {
+            article: alerted.clone(),
+            verdict: Some(relevant()),
+            alert_id: Some(old_id.clone()),
+        };
+        articles
+            .insert(schema_1_key(&alerted), value(&stored))
+            .unwrap();
+        let tombstone = serde_json::json!({"pruned": true});
+        articles
+            .insert(schema_1_key(&pruned), value(&tombstone))
+            .unwrap();
+        db.flush().unwrap();
+    }
+    for _reopening in 0..2 {
+        let store = Store::open(&path, CACHE).unwrap();
+        let moved = store.article(&alerted.store_key()).unwrap().unwrap();
+        assert_eq!(moved.article, alerted);
+        assert_eq!(
+            moved.alert_id.as_deref(),
+            Some(old_id.as_str()),
+            "alert ids never change"
+        );
+        assert!(moved.opened_story());
+        assert!(
+            store.contains_article(&pruned).unwrap(),
+            "a pruned article stays known"
+        );
+        let again = commit(
+            &store,
+            &alerted.feed_url,
+            vec![alerting(alerted.clone()), alerting(pruned.clone())],
+        );
+        assert_eq!(again.stored, 0);
+        assert!(again.queued.is_empty());
+        store.flush().await.unwrap();
     }
 }
 
@@ -400,10 +465,7 @@ async fn pruned_articles_stay_known_and_never_alert_again() {
         store.article(&old.store_key()).unwrap().is_none(),
         "the content is gone"
     );
-    assert!(
-        store.contains_article(&old.store_key()).unwrap(),
-        "the key stays"
-    );
+    assert!(store.contains_article(&old).unwrap(), "the key stays");
     let again = commit(&store, &feed_url, vec![alerting(old)]);
     assert_eq!(again.stored, 0);
     assert!(again.queued.is_empty());

@@ -13,28 +13,12 @@ const PLACES_FILE: &str = include_str!("places.txt");
 /// Place names in lower case, words joined by one space, to their country.
 static PLACES: LazyLock<Places> = LazyLock::new(|| Places::parse(PLACES_FILE));
 
-/// Words that number a round, day or session, with the number they stand for.
-const NUMBER_WORDS: &[(&str, u32)] = &[
-    ("first", 1),
-    ("second", 2),
-    ("third", 3),
-    ("fourth", 4),
-    ("fifth", 5),
-    ("sixth", 6),
-    ("seventh", 7),
-    ("eighth", 8),
-    ("ninth", 9),
-    ("tenth", 10),
-    ("one", 1),
-    ("two", 2),
-    ("three", 3),
-    ("four", 4),
-    ("five", 5),
-    ("six", 6),
-    ("seven", 7),
-    ("eight", 8),
-    ("nine", 9),
-    ("ten", 10),
+/// Ordinal words ("fourth round") and cardinal words ("round four"), by their number.
+const ORDINAL_WORDS: &[&str] = &[
+    "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+];
+const CARDINAL_WORDS: &[&str] = &[
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
 ];
 /// What gets numbered in reports of talks.
 const ORDINAL_UNITS: &[&str] = &["round", "day", "session"];
@@ -238,10 +222,7 @@ fn ordinal_number(word: &str) -> Option<u32> {
     if let Some(number) = digits.and_then(|d| d.parse().ok()) {
         return Some(number);
     }
-    NUMBER_WORDS[..10]
-        .iter()
-        .find(|(w, _)| *w == word)
-        .map(|(_, n)| *n)
+    number_of(ORDINAL_WORDS, word)
 }
 
 /// "four" or "4" (after the unit: "round four").
@@ -249,10 +230,13 @@ fn cardinal_number(word: &str) -> Option<u32> {
     if let Ok(number) = word.parse::<u32>() {
         return (number < 100).then_some(number);
     }
-    NUMBER_WORDS[10..]
-        .iter()
-        .find(|(w, _)| *w == word)
-        .map(|(_, n)| *n)
+    number_of(CARDINAL_WORDS, word)
+}
+
+/// The word's place in a list that starts at one.
+fn number_of(words: &[&str], word: &str) -> Option<u32> {
+    let index = words.iter().position(|w| *w == word)?;
+    u32::try_from(index + 1).ok()
 }
 
 /// "ended" or "called off" when a phrase says so.

@@ -355,8 +355,9 @@ impl Pipeline {
         let mut seen = std::collections::HashSet::new();
         let mut fresh = Vec::new();
         for article in articles {
-            let key = article.store_key();
-            if seen.insert(key) && !(feed_committed_before && self.store.contains_article(&key)?) {
+            if seen.insert(article.store_key())
+                && !(feed_committed_before && self.store.contains_article(&article)?)
+            {
                 fresh.push(article);
             }
         }

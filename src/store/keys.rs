@@ -3,8 +3,8 @@
 //! | tree       | key                                   | value                          |
 //! |------------|---------------------------------------|--------------------------------|
 //! | `meta`     | `schema_version`, `stories_version`,  | u32 / u64 / i64 (Unix seconds),|
-//! |            | `last_prune`                          | big-endian                     |
-//! | `articles` | xxh3-128(feed URL, article key), 16 B | [`super::StoredArticle`]       |
+//! |            | `last_prune`, `legacy_article_keys`   | big-endian; a flag byte        |
+//! | `articles` | xxh3-64(feed URL), xxh3-64(key), 16 B | [`super::StoredArticle`]       |
 //! | `feeds`    | feed URL, UTF-8                       | [`super::FeedState`]           |
 //! | `stories`  | alert id (32 hex characters)          | [`super::StoryRecord`]         |
 //! | `outbox`   | sink name, 0x00, sequence u64 BE      | [`crate::model::Alert`]        |
@@ -18,8 +18,9 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Bump when a key layout or value shape changes incompatibly.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bump when a key layout or value shape changes incompatibly (and migrate in
+/// `Store::open`). 2: article keys lead with the feed's hash (1 hashed both together).
+pub const SCHEMA_VERSION: u32 = 2;
 /// The first byte of every value.
 const VALUE_VERSION: u8 = 1;
 
@@ -35,6 +36,19 @@ pub(super) const SCHEMA_KEY: &[u8] = b"schema_version";
 pub(super) const STORIES_VERSION_KEY: &[u8] = b"stories_version";
 /// When the store was last pruned.
 pub(super) const LAST_PRUNE_KEY: &[u8] = b"last_prune";
+/// Set when a schema 1 store kept tombstones under schema 1 keys (see [`legacy_article_key`]).
+pub(super) const LEGACY_KEYS_KEY: &[u8] = b"legacy_article_keys";
+
+/// An article's key in schema 1 stores: the feed URL and the article key hashed together.
+/// Tombstones of articles pruned before the migration to schema 2 stay under these keys
+/// (they keep no article to re-key from), so look-ups in such a store check both.
+pub(super) fn legacy_article_key(feed_url: &str, key: &str) -> [u8; 16] {
+    let mut buf = Vec::with_capacity(feed_url.len() + key.len() + 1);
+    buf.extend_from_slice(feed_url.as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(key.as_bytes());
+    xxhash_rust::xxh3::xxh3_128(&buf).to_be_bytes()
+}
 
 /// The key prefix of one sink's entries in `outbox` and `dead`.
 pub(super) fn sink_prefix(sink: &str) -> Vec<u8> {

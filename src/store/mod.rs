@@ -31,6 +31,19 @@ pub struct StoredArticle {
     pub alert_id: Option<String>,
 }
 
+impl StoredArticle {
+    /// Whether the article opened its story (raised the alert) rather than joining one: its
+    /// alert id is its own key's, under either key layout.
+    pub fn opened_story(&self) -> bool {
+        let Some(id) = &self.alert_id else {
+            return false;
+        };
+        let article = &self.article;
+        *id == alert_id(&article.store_key())
+            || *id == alert_id(&keys::legacy_article_key(&article.feed_url, &article.key))
+    }
+}
+
 /// What parleyd remembers about a feed between polls and across restarts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct FeedState {
@@ -249,6 +262,8 @@ pub struct Store {
     dead: sled::Tree,
     sent: sled::Tree,
     meta: sled::Tree,
+    /// Tombstones from schema 1 remain under their old keys (see `keys::legacy_article_key`).
+    legacy_keys: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -275,6 +290,7 @@ impl Store {
             .map_err(open_error)?;
         let tree = |name: &str| db.open_tree(name).map_err(open_error);
         let meta = tree(keys::META)?;
+        let articles = tree(keys::ARTICLES)?;
         match meta.get(keys::SCHEMA_KEY).map_err(open_error)? {
             Some(bytes) => {
                 let found = bytes
@@ -282,7 +298,9 @@ impl Store {
                     .try_into()
                     .map(u32::from_be_bytes)
                     .unwrap_or(0);
-                if found != SCHEMA_VERSION {
+                if found == 1 {
+                    migrate_article_keys(&articles, &meta).map_err(open_error)?;
+                } else if found != SCHEMA_VERSION {
                     return Err(StoreError::Schema {
                         path: path.to_path_buf(),
                         found,
@@ -299,8 +317,12 @@ impl Store {
                     .map_err(open_error)?;
             }
         }
+        let legacy_keys = meta
+            .contains_key(keys::LEGACY_KEYS_KEY)
+            .map_err(open_error)?;
         Ok(Store {
-            articles: tree(keys::ARTICLES)?,
+            articles,
+            legacy_keys,
             feeds: tree(keys::FEEDS)?,
             stories: tree(keys::STORIES)?,
             outbox: tree(keys::OUTBOX)?,
@@ -337,14 +359,19 @@ impl Store {
         Ok(())
     }
 
-    /// Whether an article with this store key is already stored.
+    /// Whether this article is already stored (or was, and has been pruned).
     ///
     /// # Errors
     /// [`StoreError::Io`] on a read failure.
-    pub fn contains_article(&self, key: &[u8; 16]) -> Result<bool, StoreError> {
-        self.articles
-            .contains_key(key)
-            .map_err(io("article lookup"))
+    pub fn contains_article(&self, article: &Article) -> Result<bool, StoreError> {
+        let lookup = |key: [u8; 16]| {
+            self.articles
+                .contains_key(key)
+                .map_err(io("article lookup"))
+        };
+        Ok(lookup(article.store_key())?
+            || (self.legacy_keys
+                && lookup(keys::legacy_article_key(&article.feed_url, &article.key))?))
     }
 
     /// A stored article.
@@ -531,6 +558,7 @@ impl Store {
                         feeds,
                         stories,
                         outbox,
+                        legacy_keys: self.legacy_keys,
                     };
                     let (outcome, created) = apply_commit(
                         commit,
@@ -568,7 +596,7 @@ impl Store {
         let mut batch = sled::Batch::default();
         for new in articles {
             let key = new.article.store_key();
-            if look_up && self.contains_article(&key)? {
+            if look_up && self.contains_article(&new.article)? {
                 continue;
             }
             let value = StoredArticle {
@@ -865,6 +893,19 @@ struct CommitTrees<'t> {
     feeds: &'t TransactionalTree,
     stories: &'t TransactionalTree,
     outbox: &'t TransactionalTree,
+    legacy_keys: bool,
+}
+
+impl CommitTrees<'_> {
+    /// [`Store::contains_article`], inside the transaction.
+    fn contains_article(&self, article: &Article) -> TxResult<bool> {
+        Ok(self.articles.get(article.store_key())?.is_some()
+            || (self.legacy_keys
+                && self
+                    .articles
+                    .get(keys::legacy_article_key(&article.feed_url, &article.key))?
+                    .is_some()))
+    }
 }
 
 /// Applies one poll; returns the outcome and whether a new story was opened.
@@ -884,7 +925,7 @@ fn apply_commit(
     let mut opened: Vec<StoryRecord> = Vec::new();
     for new in alerting {
         let key = new.article.store_key();
-        if trees.articles.get(key)?.is_some() {
+        if trees.contains_article(&new.article)? {
             continue;
         }
         let mut stored = StoredArticle {
@@ -981,6 +1022,48 @@ fn counted_state(commit: &PollCommit<'_>, previous: Option<FeedState>, stored: u
     let mut state = commit.state.clone();
     state.items_seen = previous.map_or(0, |p| p.items_seen) + stored as u64;
     state
+}
+
+/// Moves a schema 1 store's articles to schema 2 keys, then records schema 2. Tombstones
+/// keep no article to re-key from, so they stay where they are and the store looks up
+/// both layouts from then on. Re-running after a crash part-way is safe: articles already
+/// under their new key are left alone, and the schema stays 1 until all are moved.
+fn migrate_article_keys(articles: &sled::Tree, meta: &sled::Tree) -> sled::Result<()> {
+    const CHUNK: usize = 1000;
+    let mut batch = sled::Batch::default();
+    let (mut queued, mut moved, mut tombstones) = (0, 0, 0);
+    for item in articles.iter() {
+        let (key, value) = item?;
+        let Ok(stored) = keys::decode::<StoredArticle>(&value) else {
+            tombstones += 1;
+            continue;
+        };
+        let new_key = stored.article.store_key();
+        if key.as_ref() == new_key {
+            continue;
+        }
+        batch.insert(&new_key[..], value);
+        batch.remove(key);
+        queued += 1;
+        if queued == CHUNK {
+            articles.apply_batch(std::mem::take(&mut batch))?;
+            moved += queued;
+            queued = 0;
+        }
+    }
+    articles.apply_batch(batch)?;
+    moved += queued;
+    if tombstones > 0 {
+        meta.insert(keys::LEGACY_KEYS_KEY, &[1])?;
+    }
+    meta.insert(keys::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+    meta.flush()?;
+    tracing::info!(
+        moved,
+        tombstones,
+        "Store migrated to schema {SCHEMA_VERSION}: article keys now lead with the feed."
+    );
+    Ok(())
 }
 
 fn decode_u64(bytes: &[u8]) -> u64 {
