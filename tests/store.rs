@@ -482,6 +482,8 @@ async fn pruning_runs_when_due_and_takes_old_stories_too() {
     let outcome = commit(&store, &old.feed_url.clone(), vec![alerting(old)]);
     let id = outcome.queued[0].clone();
     assert!(store.story(&id).unwrap().is_some());
+    let reworded = article("other", "r1", "Iran and US hold talks in Oman");
+    assert_eq!(commit_at(&store, reworded, Utc::now()).joined_story, 1);
     let created = Utc::now() + chrono::Duration::seconds(1);
     let every = Duration::from_secs(3600);
     assert_eq!(
@@ -490,11 +492,14 @@ async fn pruning_runs_when_due_and_takes_old_stories_too() {
         "a new store counts as pruned when it was created"
     );
     let now = created + chrono::Duration::hours(2);
-    assert_eq!(store.prune_if_due(now, every, now).unwrap(), Some(1));
+    assert_eq!(store.prune_if_due(now, every, now).unwrap(), Some(2));
     assert!(
         store.story(&id).unwrap().is_none(),
         "the old story went with it"
     );
+    // Within the 72-hour story window but pruned: news again, not a join to nothing.
+    let again = article("third", "r2", "Iran and US hold talks in Oman");
+    assert_eq!(commit_at(&store, again, now).queued.len(), 1);
     let soon = now + chrono::Duration::minutes(5);
     assert_eq!(
         store.prune_if_due(soon, every, soon).unwrap(),
@@ -502,5 +507,9 @@ async fn pruning_runs_when_due_and_takes_old_stories_too() {
         "not due yet"
     );
     let later = now + chrono::Duration::hours(2);
-    assert_eq!(store.prune_if_due(later, every, later).unwrap(), Some(0));
+    assert_eq!(
+        store.prune_if_due(later, every, later).unwrap(),
+        Some(1),
+        "the article committed after the last prune"
+    );
 }
