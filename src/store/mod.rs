@@ -18,6 +18,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -269,6 +270,10 @@ pub struct Store {
     /// that opens a story changes the version, so most commits reuse this instead of
     /// decoding every story again (that was 8% of a cold start's CPU).
     stories_read: Arc<Mutex<Option<StoriesRead>>>,
+    /// Flushes asked for so far, and (under the lock) the count the last flush covered:
+    /// one flush runs at a time and covers everyone who asked before it started.
+    flush_requests: Arc<AtomicU64>,
+    flushed: Arc<tokio::sync::Mutex<u64>>,
 }
 
 /// Every story, decoded at one stories version.
@@ -335,6 +340,8 @@ impl Store {
             articles,
             legacy_keys,
             stories_read: Arc::new(Mutex::new(None)),
+            flush_requests: Arc::new(AtomicU64::new(0)),
+            flushed: Arc::new(tokio::sync::Mutex::new(0)),
             feeds: tree(keys::FEEDS)?,
             stories: tree(keys::STORIES)?,
             outbox: tree(keys::OUTBOX)?,
@@ -367,18 +374,27 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`] when the disk write fails.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let request = self.flush_requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut flushed = self.flushed.lock().await;
+        if *flushed >= request {
+            // A flush that started after this request finished meanwhile.
+            return Ok(());
+        }
+        let covers = self.flush_requests.load(Ordering::SeqCst);
         // Not sled's `flush_async`: it runs the flush on sled's own IO pool, and flushes
         // waiting there for IO that the same pool must do deadlocked `once` under a cold
         // start's concurrent commits (sled#1308, fixed only in unreleased sled). A plain
-        // `flush` on tokio's blocking pool leaves sled's pool free for the IO.
+        // `flush` on tokio's blocking pool leaves sled's pool free for the IO; one at a
+        // time, so a burst of commits does not start a thread each.
         let db = self.db.clone();
-        let flushed = tokio::task::spawn_blocking(move || db.flush())
+        let result = tokio::task::spawn_blocking(move || db.flush())
             .await
             .map_err(|join_error| StoreError::Io {
                 operation: "flush",
                 source: sled::Error::Io(std::io::Error::other(join_error)),
             })?;
-        flushed.map_err(io("flush"))?;
+        result.map_err(io("flush"))?;
+        *flushed = covers;
         Ok(())
     }
 
