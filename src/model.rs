@@ -171,15 +171,12 @@ fn disjoint(a: &[String], b: &[String]) -> bool {
 
 /// Some unit ("round") is numbered in both, never with the same number.
 fn ordinals_differ(a: &[String], b: &[String]) -> bool {
-    let unit = |ordinal: &str| ordinal.split(' ').next().unwrap_or_default().to_string();
+    fn unit(ordinal: &str) -> &str {
+        ordinal.split(' ').next().unwrap_or_default()
+    }
     a.iter().any(|x| {
-        let of_unit = |list: &[String]| -> Vec<String> {
-            list.iter()
-                .filter(|o| unit(o) == unit(x))
-                .cloned()
-                .collect()
-        };
-        disjoint(&of_unit(a), &of_unit(b))
+        let same_unit = |ordinal: &&String| unit(ordinal) == unit(x);
+        b.iter().any(|o| unit(o) == unit(x)) && !a.iter().filter(same_unit).any(|o| b.contains(o))
     })
 }
 

@@ -177,6 +177,10 @@ fn places(tokens: &[Token], words: &[String], in_party: &[bool]) -> Vec<String> 
             .chars()
             .next()
             .is_some_and(char::is_uppercase);
+        if !capital {
+            i += 1;
+            continue;
+        }
         let longest_match = (1..=table.longest.min(words.len() - i))
             .rev()
             .filter(|&len| !in_party[i..i + len].iter().any(|p| *p))
@@ -185,11 +189,11 @@ fn places(tokens: &[Token], words: &[String], in_party: &[bool]) -> Vec<String> 
                 table.names.get(&name).map(|country| (len, country))
             });
         match longest_match {
-            Some((len, country)) if capital => {
+            Some((len, country)) => {
                 found.push(country.clone());
                 i += len;
             }
-            _ => i += 1,
+            None => i += 1,
         }
     }
     sorted_unique(found)

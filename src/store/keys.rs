@@ -15,6 +15,7 @@
 //! The sequence in outbox keys comes from sled's monotonic id generator, so a sink's entries
 //! are scanned oldest first.
 
+use crate::model::Article;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -36,18 +37,22 @@ pub(super) const SCHEMA_KEY: &[u8] = b"schema_version";
 pub(super) const STORIES_VERSION_KEY: &[u8] = b"stories_version";
 /// When the store was last pruned.
 pub(super) const LAST_PRUNE_KEY: &[u8] = b"last_prune";
-/// Set when a schema 1 store kept tombstones under schema 1 keys (see [`legacy_article_key`]).
+/// Set when a schema 1 store kept tombstones under schema 1 keys (see [`article_keys`]).
 pub(super) const LEGACY_KEYS_KEY: &[u8] = b"legacy_article_keys";
 
-/// An article's key in schema 1 stores: the feed URL and the article key hashed together.
-/// Tombstones of articles pruned before the migration to schema 2 stay under these keys
-/// (they keep no article to re-key from), so look-ups in such a store check both.
-pub(super) fn legacy_article_key(feed_url: &str, key: &str) -> [u8; 16] {
-    let mut buf = Vec::with_capacity(feed_url.len() + key.len() + 1);
-    buf.extend_from_slice(feed_url.as_bytes());
-    buf.push(0);
-    buf.extend_from_slice(key.as_bytes());
-    xxhash_rust::xxh3::xxh3_128(&buf).to_be_bytes()
+/// The keys an article may be stored under: its own, then (with `legacy`, in a store that
+/// kept schema 1 tombstones) its schema 1 key, the feed URL and the article key hashed
+/// together. Tombstones of articles pruned before the migration to schema 2 stay under
+/// those keys, since they keep no article to re-key from.
+pub(super) fn article_keys(article: &Article, legacy: bool) -> impl Iterator<Item = [u8; 16]> {
+    let schema_1 = legacy.then(|| {
+        let mut buf = Vec::with_capacity(article.feed_url.len() + article.key.len() + 1);
+        buf.extend_from_slice(article.feed_url.as_bytes());
+        buf.push(0);
+        buf.extend_from_slice(article.key.as_bytes());
+        xxhash_rust::xxh3::xxh3_128(&buf).to_be_bytes()
+    });
+    std::iter::once(article.store_key()).chain(schema_1)
 }
 
 /// The key prefix of one sink's entries in `outbox` and `dead`.

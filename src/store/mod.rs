@@ -40,9 +40,7 @@ impl StoredArticle {
         let Some(id) = &self.alert_id else {
             return false;
         };
-        let article = &self.article;
-        *id == alert_id(&article.store_key())
-            || *id == alert_id(&keys::legacy_article_key(&article.feed_url, &article.key))
+        keys::article_keys(&self.article, true).any(|key| *id == alert_id(&key))
     }
 }
 
@@ -264,7 +262,7 @@ pub struct Store {
     dead: sled::Tree,
     sent: sled::Tree,
     meta: sled::Tree,
-    /// Tombstones from schema 1 remain under their old keys (see `keys::legacy_article_key`).
+    /// Tombstones from schema 1 remain under their old keys (see `keys::article_keys`).
     legacy_keys: bool,
     /// Every story as last decoded, with the stories version it was read at. Only a commit
     /// that opens a story changes the version, so most commits reuse this instead of
@@ -403,14 +401,16 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`] on a read failure.
     pub fn contains_article(&self, article: &Article) -> Result<bool, StoreError> {
-        let lookup = |key: [u8; 16]| {
-            self.articles
+        for key in keys::article_keys(article, self.legacy_keys) {
+            if self
+                .articles
                 .contains_key(key)
-                .map_err(io("article lookup"))
-        };
-        Ok(lookup(article.store_key())?
-            || (self.legacy_keys
-                && lookup(keys::legacy_article_key(&article.feed_url, &article.key))?))
+                .map_err(io("article lookup"))?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// A stored article.
@@ -665,7 +665,6 @@ impl Store {
             .map_or(0, |v| decode_u64(&v)))
     }
 
-    /// Stories first seen within `window` of `now`.
     /// Every story, as of `version` or later (a story opened since only makes the commit's
     /// transaction abort and retry).
     fn stories_at(&self, version: u64) -> Result<Arc<Vec<StoryRecord>>, StoreError> {
@@ -951,12 +950,12 @@ struct CommitTrees<'t> {
 impl CommitTrees<'_> {
     /// [`Store::contains_article`], inside the transaction.
     fn contains_article(&self, article: &Article) -> TxResult<bool> {
-        Ok(self.articles.get(article.store_key())?.is_some()
-            || (self.legacy_keys
-                && self
-                    .articles
-                    .get(keys::legacy_article_key(&article.feed_url, &article.key))?
-                    .is_some()))
+        for key in keys::article_keys(article, self.legacy_keys) {
+            if self.articles.get(key)?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 
