@@ -5,6 +5,7 @@
 
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use parleyd::Verdict;
 use parleyd::classify::{Classifier, DEFAULT_PROFILE, builtin_profile};
 use parleyd::parse::{ParsedFeed, Source, parse_feed};
 use parleyd::store::{FeedState, NewArticle, PollCommit, Store};
@@ -141,5 +142,101 @@ fn bench_store(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_parse, bench_classify, bench_store);
+/// Feeds already in the store when the many-feed benchmark starts.
+const STORED_FEEDS: usize = 1000;
+
+/// Whether criterion measures (`cargo bench`) rather than runs each benchmark once as a
+/// test (`cargo test --all-targets`), where filling a large store would only cost time.
+fn measuring() -> bool {
+    std::env::args().any(|arg| arg == "--bench")
+}
+
+/// Fifty new articles for one feed, with the sample feed's verdicts, and keys unique to
+/// `round` so every commit stores them all.
+fn new_articles(
+    parsed: &ParsedFeed,
+    verdicts: &[Verdict],
+    feed: usize,
+    round: u64,
+) -> (String, Vec<NewArticle>) {
+    let feed_url = format!("https://bench{feed}.example/feed.xml");
+    let articles = parsed
+        .articles
+        .iter()
+        .zip(verdicts)
+        .map(|(a, verdict)| {
+            let mut article = a.clone();
+            article.feed_url = feed_url.clone();
+            article.key = format!("{}-{round}", a.key);
+            article.link = a.link.as_ref().map(|l| format!("{l}/{feed}/{round}"));
+            NewArticle {
+                verdict: Some(verdict.clone()),
+                article,
+                alert: false,
+                sinks: Vec::new(),
+                story: Default::default(),
+            }
+        })
+        .collect();
+    (feed_url, articles)
+}
+
+fn commit(store: &Store, feed_url: &str, articles: Vec<NewArticle>) {
+    let commit = PollCommit {
+        feed_url,
+        state: FeedState::default(),
+        articles,
+        story_window: Duration::from_secs(3600),
+        now: Utc::now(),
+    };
+    black_box(store.commit_poll(&commit).unwrap());
+}
+
+/// A poll's new articles committed into a store that already holds 1000 feeds of 50
+/// articles (the daemon's default cache size), feed after feed, as a running daemon does.
+/// Unlike `commit_50_new_articles`, each commit lands among other feeds' articles and
+/// looks up its feed's stored articles first.
+fn bench_store_many_feeds(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        &dir.path().join("store"),
+        parleyd::config::DEFAULT_CACHE_CAPACITY,
+    )
+    .unwrap();
+    let classifier = Classifier::new(builtin_profile(DEFAULT_PROFILE).unwrap(), None);
+    let parsed = parse(&sample_feed());
+    let verdicts: Vec<Verdict> = parsed
+        .articles
+        .iter()
+        .map(|a| classifier.classify_article(a))
+        .collect();
+    let stored_feeds = if measuring() { STORED_FEEDS } else { 10 };
+    for feed in 0..stored_feeds {
+        let (feed_url, articles) = new_articles(&parsed, &verdicts, feed, 0);
+        commit(&store, &feed_url, articles);
+    }
+    let mut round = 0u64;
+    let mut group = c.benchmark_group("store");
+    group.throughput(Throughput::Elements(parsed.articles.len() as u64));
+    group.bench_function("commit_50_new_articles_among_1000_feeds", |b| {
+        b.iter_batched(
+            || {
+                round += 1;
+                let feed = (round as usize * 7919) % stored_feeds;
+                new_articles(&parsed, &verdicts, feed, round)
+            },
+            |(feed_url, articles)| commit(&store, &feed_url, articles),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_parse,
+    bench_classify,
+    bench_store,
+    bench_store_many_feeds
+);
 criterion_main!(benches);
