@@ -405,16 +405,20 @@ impl Farm {
         });
     }
 
-    /// A share of the feeds gain `count` new items each; some of them new relevant stories,
-    /// each carried by a few of the changed feeds. Returns what changed.
-    fn advance(&mut self, share: f64, count: usize) -> serde_json::Value {
+    /// A share of the feeds gain `count` new items each; some of them new relevant stories
+    /// (`stories` of them, or the farm's relevant share of the items), each carried by up to
+    /// three of the changed feeds. Returns what changed.
+    fn advance(&mut self, share: f64, count: usize, stories: Option<usize>) -> serde_json::Value {
         let now = Utc::now();
         let mut chosen: Vec<usize> = (0..self.feeds.len()).collect();
         self.rng.shuffle(&mut chosen);
         chosen.truncate(((self.feeds.len() as f64) * share).round().max(1.0) as usize);
         let new_items = chosen.len() * count;
-        let relevant_items = ((new_items as f64) * self.args.relevant).round().max(1.0) as usize;
-        let stories = relevant_items.div_ceil(3).max(1);
+        let relevant_items = match stories {
+            Some(stories) => (stories * 3).min(new_items),
+            None => ((new_items as f64) * self.args.relevant).round().max(1.0) as usize,
+        };
+        let stories = stories.unwrap_or(relevant_items.div_ceil(3).max(1));
         let stories: Vec<Labelled> = (0..stories).map(|_| self.next_later_story()).collect();
         let mut kinds = vec![false; new_items];
         kinds[..relevant_items.min(new_items)].fill(true);
@@ -671,6 +675,9 @@ async fn hook_handler(
 struct AdvanceQuery {
     share: Option<f64>,
     items: Option<usize>,
+    /// New relevant stories this round (each in three items); the farm's relevant share
+    /// of the new items when absent.
+    stories: Option<usize>,
 }
 
 async fn advance_handler(
@@ -678,7 +685,11 @@ async fn advance_handler(
     Query(query): Query<AdvanceQuery>,
 ) -> axum::Json<serde_json::Value> {
     let mut farm = app.farm.write().expect("farm lock");
-    let changed = farm.advance(query.share.unwrap_or(0.25), query.items.unwrap_or(5));
+    let changed = farm.advance(
+        query.share.unwrap_or(0.25),
+        query.items.unwrap_or(5),
+        query.stories,
+    );
     axum::Json(changed)
 }
 
