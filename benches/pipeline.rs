@@ -98,6 +98,18 @@ fn bench_classify(c: &mut Criterion) {
     group.finish();
 }
 
+/// One poll's commit, as the daemon makes it for articles that raise no alert.
+fn commit(store: &Store, feed_url: &str, articles: Vec<NewArticle>) {
+    let commit = PollCommit {
+        feed_url,
+        state: FeedState::default(),
+        articles,
+        story_window: Duration::from_secs(3600),
+        now: Utc::now(),
+    };
+    black_box(store.commit_poll(&commit).unwrap());
+}
+
 fn bench_store(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store"), 64 << 20).unwrap();
@@ -126,16 +138,7 @@ fn bench_store(c: &mut Criterion) {
                     })
                     .collect::<Vec<_>>()
             },
-            |articles| {
-                let commit = PollCommit {
-                    feed_url: &feed_url,
-                    state: FeedState::default(),
-                    articles,
-                    story_window: Duration::from_secs(3600),
-                    now: Utc::now(),
-                };
-                black_box(store.commit_poll(&commit).unwrap())
-            },
+            |articles| commit(&store, &feed_url, articles),
             BatchSize::SmallInput,
         )
     });
@@ -179,17 +182,6 @@ fn new_articles(
         })
         .collect();
     (feed_url, articles)
-}
-
-fn commit(store: &Store, feed_url: &str, articles: Vec<NewArticle>) {
-    let commit = PollCommit {
-        feed_url,
-        state: FeedState::default(),
-        articles,
-        story_window: Duration::from_secs(3600),
-        now: Utc::now(),
-    };
-    black_box(store.commit_poll(&commit).unwrap());
 }
 
 /// A poll's new articles committed into a store that already holds 1000 feeds of 50

@@ -43,16 +43,20 @@ pub(super) const LEGACY_KEYS_KEY: &[u8] = b"legacy_article_keys";
 /// The keys an article may be stored under: its own, then (with `legacy`, in a store that
 /// kept schema 1 tombstones) its schema 1 key, the feed URL and the article key hashed
 /// together. Tombstones of articles pruned before the migration to schema 2 stay under
-/// those keys, since they keep no article to re-key from.
+/// those keys, since they keep no article to re-key from. The schema 1 key is hashed only
+/// when a caller gets past the own key (the status page asks of every article in a week).
 pub(super) fn article_keys(article: &Article, legacy: bool) -> impl Iterator<Item = [u8; 16]> {
-    let schema_1 = legacy.then(|| {
-        let mut buf = Vec::with_capacity(article.feed_url.len() + article.key.len() + 1);
-        buf.extend_from_slice(article.feed_url.as_bytes());
-        buf.push(0);
-        buf.extend_from_slice(article.key.as_bytes());
-        xxhash_rust::xxh3::xxh3_128(&buf).to_be_bytes()
-    });
+    let schema_1 = legacy.then_some(article).into_iter().map(schema_1_key);
     std::iter::once(article.store_key()).chain(schema_1)
+}
+
+/// An article's key under schema 1: the feed URL and the article key hashed together.
+fn schema_1_key(article: &Article) -> [u8; 16] {
+    let mut buf = Vec::with_capacity(article.feed_url.len() + article.key.len() + 1);
+    buf.extend_from_slice(article.feed_url.as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(article.key.as_bytes());
+    xxhash_rust::xxh3::xxh3_128(&buf).to_be_bytes()
 }
 
 /// The key prefix of one sink's entries in `outbox` and `dead`.
