@@ -5,7 +5,9 @@
 #   bench/soak.sh [FEEDS [MINUTES]]        # default 2000 feeds for 30 minutes
 #
 # Every INTERVAL seconds (default 30) a tenth of the feeds gain two items, STORIES (default
-# 1) new relevant stories among them, so new stories keep breaking all run long; FAULTS (default
+# 1) new relevant stories among them in every STORY_EVERY-th round (default 1), so new stories
+# keep breaking all run long. The farm holds 72 distinct later stories: a run of more than
+# 72 x STORY_EVERY rounds serves old ones again, which test joins, not lost alerts. FAULTS (default
 # 0.05) of the feeds are slow, fail with 500, send a truncated body or a wrong content type
 # on every other request. Writes target/soak/samples.csv (seconds, RSS KiB, store KiB,
 # threads, open fds, farm requests, alerts received) and target/soak/score.json.
@@ -16,6 +18,7 @@ MINUTES=${2:-30}
 PORT=${PORT:-18090}
 INTERVAL=${INTERVAL:-30}
 STORIES=${STORIES:-1}
+STORY_EVERY=${STORY_EVERY:-1}
 FAULTS=${FAULTS:-0.05}
 OUT=$PWD/target/soak
 CTL=http://127.0.0.1:$PORT/control
@@ -58,8 +61,12 @@ since_ms=$(($(date +%s%N) / 1000000))
 echo "seconds,rss_kib,store_kib,threads,fds,requests,alerts" > "$OUT/samples.csv"
 start=$(date +%s)
 end=$((start + MINUTES * 60))
+round=0
 while [ "$(date +%s)" -lt "$end" ]; do
-  curl -sf -XPOST "$CTL/advance?share=0.1&items=2&stories=$STORIES" > /dev/null
+  stories=0
+  [ $((round % STORY_EVERY)) -eq 0 ] && stories=$STORIES
+  round=$((round + 1))
+  curl -sf -XPOST "$CTL/advance?share=0.1&items=2&stories=$stories" > /dev/null
   sleep "$INTERVAL"
   printf '%s,%s,%s,%s,%s,%s,%s\n' "$(($(date +%s) - start))" \
     "$(awk '/VmRSS/ {print $2}' "/proc/$DAEMON/status")" \
