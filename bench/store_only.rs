@@ -9,12 +9,17 @@
 //! before the clock starts. BENCHMARKS.md compares the result with the load benchmark's
 //! floor (fetch, gunzip and tokenise every body).
 
+#[path = "../benches/support/mod.rs"]
+mod support;
+
 use chrono::Utc;
+use parleyd::Verdict;
 use parleyd::classify::{Classifier, DEFAULT_PROFILE, builtin_profile};
 use parleyd::config::DEFAULT_CACHE_CAPACITY;
 use parleyd::parse::{ParsedFeed, Source, parse_feed};
-use parleyd::store::{FeedState, NewArticle, PollCommit, Store};
-use std::time::{Duration, Instant};
+use parleyd::store::{NewArticle, Store};
+use std::time::Instant;
+use support::{commit, new_articles};
 
 /// About the length of the farm's leads once their markup is stripped.
 const LEAD: &str = "Officials from both governments met for several hours on Saturday, \
@@ -30,8 +35,15 @@ fn main() {
         builtin_profile(DEFAULT_PROFILE).expect("the default profile"),
         None,
     );
+    let verdicts: Vec<Verdict> = parsed
+        .articles
+        .iter()
+        .map(|a| classifier.classify_article(a))
+        .collect();
+    // Every feed's first poll: every article new and classified, none alerting (a cold
+    // start with the default `alert_on_first_poll = false`).
     let polls: Vec<(String, Vec<NewArticle>)> = (0..feeds)
-        .map(|feed| one_poll(&parsed, &classifier, feed))
+        .map(|feed| new_articles(&parsed, &verdicts, feed, 0))
         .collect();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = Store::open(&dir.path().join("store"), DEFAULT_CACHE_CAPACITY).expect("a store");
@@ -40,14 +52,7 @@ fn main() {
         .expect("a runtime");
     let start = Instant::now();
     for (feed_url, articles) in polls {
-        let commit = PollCommit {
-            feed_url: &feed_url,
-            state: FeedState::default(),
-            articles,
-            story_window: Duration::from_secs(72 * 3600),
-            now: Utc::now(),
-        };
-        store.commit_poll(&commit).expect("a commit");
+        commit(&store, &feed_url, articles);
     }
     runtime.block_on(store.flush()).expect("a flush");
     let took = start.elapsed();
@@ -88,31 +93,4 @@ fn sample_feed(items: usize) -> ParsedFeed {
         url: &url,
     };
     parse_feed(body.as_bytes(), None, source, Utc::now()).expect("the sample feed parses")
-}
-
-/// One feed's first poll: every article new, classified, none alerting (a cold start with
-/// the default `alert_on_first_poll = false`).
-fn one_poll(
-    parsed: &ParsedFeed,
-    classifier: &Classifier,
-    feed: usize,
-) -> (String, Vec<NewArticle>) {
-    let feed_url = format!("http://127.0.1.{}:18080/feed/{feed}", feed % 50 + 1);
-    let articles = parsed
-        .articles
-        .iter()
-        .map(|a| {
-            let mut article = a.clone();
-            article.feed_url = feed_url.clone();
-            article.feed = format!("Farm {feed}");
-            NewArticle {
-                verdict: Some(classifier.classify_article(&article)),
-                article,
-                alert: false,
-                sinks: Vec::new(),
-                story: Default::default(),
-            }
-        })
-        .collect();
-    (feed_url, articles)
 }

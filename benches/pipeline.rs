@@ -3,14 +3,16 @@
 //! Run with `cargo bench --bench pipeline`. `cargo test --all-targets` runs each benchmark
 //! once as a smoke test.
 
+mod support;
+
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use parleyd::Verdict;
 use parleyd::classify::{Classifier, DEFAULT_PROFILE, builtin_profile};
 use parleyd::parse::{ParsedFeed, Source, parse_feed};
-use parleyd::store::{FeedState, NewArticle, PollCommit, Store};
+use parleyd::store::{NewArticle, Store};
 use std::hint::black_box;
-use std::time::Duration;
+use support::{commit, new_articles};
 
 const LEAD: &str = "Officials from both governments met for several hours on Saturday, according to \
     diplomats familiar with the meeting, who said the discussions covered prisoner releases, \
@@ -98,18 +100,6 @@ fn bench_classify(c: &mut Criterion) {
     group.finish();
 }
 
-/// One poll's commit, as the daemon makes it for articles that raise no alert.
-fn commit(store: &Store, feed_url: &str, articles: Vec<NewArticle>) {
-    let commit = PollCommit {
-        feed_url,
-        state: FeedState::default(),
-        articles,
-        story_window: Duration::from_secs(3600),
-        now: Utc::now(),
-    };
-    black_box(store.commit_poll(&commit).unwrap());
-}
-
 fn bench_store(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store"), 64 << 20).unwrap();
@@ -152,36 +142,6 @@ const STORED_FEEDS: usize = 1000;
 /// test (`cargo test --all-targets`), where filling a large store would only cost time.
 fn measuring() -> bool {
     std::env::args().any(|arg| arg == "--bench")
-}
-
-/// Fifty new articles for one feed, with the sample feed's verdicts, and keys unique to
-/// `round` so every commit stores them all.
-fn new_articles(
-    parsed: &ParsedFeed,
-    verdicts: &[Verdict],
-    feed: usize,
-    round: u64,
-) -> (String, Vec<NewArticle>) {
-    let feed_url = format!("https://bench{feed}.example/feed.xml");
-    let articles = parsed
-        .articles
-        .iter()
-        .zip(verdicts)
-        .map(|(a, verdict)| {
-            let mut article = a.clone();
-            article.feed_url = feed_url.clone();
-            article.key = format!("{}-{round}", a.key);
-            article.link = a.link.as_ref().map(|l| format!("{l}/{feed}/{round}"));
-            NewArticle {
-                verdict: Some(verdict.clone()),
-                article,
-                alert: false,
-                sinks: Vec::new(),
-                story: Default::default(),
-            }
-        })
-        .collect();
-    (feed_url, articles)
 }
 
 /// A poll's new articles committed into a store that already holds 1000 feeds of 50
