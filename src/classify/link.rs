@@ -1,0 +1,354 @@
+//! Links an event to the parties taking part in its clause, scores the link, and says why
+//! an article has none.
+
+use super::clauses::{attribution_clauses, topic_flags};
+use super::phrases::{Found, Role};
+use super::text::Token;
+use crate::model::Event;
+
+/// Score of a clause that has both parties taking part in an event, in the headline.
+pub(super) const LINK_IN_TITLE: f64 = 0.75;
+/// The same in the summary: summaries mention more background, so a little less.
+pub(super) const LINK_IN_SUMMARY: f64 = 0.65;
+/// An event clause with one party (or "both sides") when the article has both parties
+/// taking part in events elsewhere.
+pub(super) const LINK_INDIRECT: f64 = 0.45;
+/// Taken off when a background cue is elsewhere in the linking sentence.
+pub(super) const BACKGROUND_PENALTY: f64 = 0.25;
+/// A negating word ("no", "not", "never", "won't") this many words or fewer before an
+/// event negates it.
+pub(super) const NEGATOR_REACH: usize = 4;
+
+/// Why no event linked the parties: the most telling reason found.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum MissReason {
+    NotNews(Found),
+    NoEvent,
+    NoParties {
+        event: Found,
+    },
+    OneSided {
+        event: Found,
+        party: usize,
+        other: Option<Found>,
+    },
+    Background {
+        event: Found,
+        cue: Found,
+    },
+    Negated {
+        event: Found,
+        cue: Found,
+    },
+}
+
+impl MissReason {
+    /// Higher is more telling: a negated event says more than a missing one.
+    fn rank(&self) -> u8 {
+        match self {
+            MissReason::NoEvent => 0,
+            MissReason::NoParties { .. } => 1,
+            MissReason::OneSided { .. } => 2,
+            MissReason::Background { .. } => 3,
+            MissReason::Negated { .. } => 4,
+            MissReason::NotNews(_) => 5,
+        }
+    }
+}
+
+/// The clause that linked the parties to an event.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Link {
+    pub(super) kind: Event,
+    pub(super) event: Found,
+    pub(super) parties: [Option<Found>; 2],
+    pub(super) background: Option<Found>,
+    pub(super) score: f64,
+}
+
+/// One article's tokens, phrases and clauses, read together. Everything that several
+/// events would ask again is computed once here.
+pub(super) struct Analysis<'a> {
+    tokens: &'a [Token],
+    found: &'a [Found],
+    /// The clause of each found phrase.
+    clause_of: Vec<usize>,
+    /// The clause of each token.
+    clause_of_token: Vec<usize>,
+    /// Found phrases by clause.
+    by_clause: Vec<Vec<usize>>,
+    /// The sentence of each clause.
+    clause_sentence: Vec<usize>,
+    /// For each found phrase: an actor that takes part (not the subject matter).
+    participating: Vec<bool>,
+    /// For each clause: an attribution ("Iran says").
+    attribution: Vec<bool>,
+}
+
+impl<'a> Analysis<'a> {
+    pub(super) fn new(
+        tokens: &'a [Token],
+        found: &'a [Found],
+        clauses: &[usize],
+        participant_stems: &[String],
+    ) -> Analysis<'a> {
+        let clause_count = clauses.last().map_or(0, |c| c + 1);
+        let clause_of: Vec<usize> = found.iter().map(|f| clauses[f.start]).collect();
+        let mut by_clause = vec![Vec::new(); clause_count];
+        for (index, &clause) in clause_of.iter().enumerate() {
+            by_clause[clause].push(index);
+        }
+        let mut clause_sentence = vec![0; clause_count];
+        for (token, &clause) in tokens.iter().zip(clauses) {
+            clause_sentence[clause] = token.sentence;
+        }
+        let participating = topic_flags(tokens, found, &clause_of, participant_stems);
+        let attribution = attribution_clauses(found, clauses, clause_count);
+        Analysis {
+            tokens,
+            found,
+            clause_of,
+            clause_of_token: clauses.to_vec(),
+            by_clause,
+            clause_sentence,
+            participating,
+            attribution,
+        }
+    }
+
+    fn in_clause(&self, clause: usize) -> impl Iterator<Item = &Found> {
+        self.by_clause[clause].iter().map(|&i| &self.found[i])
+    }
+
+    /// The actors taking part in an event: those in its clause that are not the subject
+    /// matter; if its clause names none (an appositive such as "The talks, held in Oman,"),
+    /// those in its sentence; and the speakers of the sentence's attribution clauses.
+    fn participants(&self, event: usize) -> Vec<Found> {
+        let clause = self.clause_of[event];
+        let sentence = self.found[event].sentence;
+        let taking_part = |&i: &usize| self.participating[i];
+        let mut out: Vec<Found> = self.by_clause[clause]
+            .iter()
+            .filter(|i| taking_part(i))
+            .map(|&i| self.found[i])
+            .collect();
+        if out.is_empty() {
+            out = (0..self.found.len())
+                .filter(|i| taking_part(i) && self.found[*i].sentence == sentence)
+                .map(|i| self.found[i])
+                .collect();
+        }
+        for (other, _) in self
+            .attribution
+            .iter()
+            .enumerate()
+            .filter(|(c, is)| **is && *c != clause && self.clause_sentence[*c] == sentence)
+        {
+            out.extend(self.in_clause(other).filter(|f| f.role.is_actor()));
+        }
+        out
+    }
+
+    fn not_news_label(&self) -> Option<Found> {
+        // A label is the whole first clause of the headline: "Analysis:", "Book review:".
+        let label_end = self.found.iter().zip(&self.clause_of).find_map(|(f, &c)| {
+            (c == 0 && f.role == Role::NotNews && f.start == 0).then_some(*f)
+        })?;
+        let next = self.tokens.get(label_end.end)?;
+        (next.sentence == 0 && next.break_before).then_some(label_end)
+    }
+
+    /// The strongest link in the article, or the most telling reason there is none.
+    pub(super) fn best_link(&self) -> Result<Link, MissReason> {
+        if let Some(label) = self.not_news_label() {
+            return Err(MissReason::NotNews(label));
+        }
+        let events: Vec<(usize, Vec<Found>)> = (0..self.found.len())
+            .filter(|&i| matches!(self.found[i].role, Role::Event(_)))
+            .map(|i| (i, self.participants(i)))
+            .collect();
+        // Parties taking part in any event anywhere: needed for "both sides" and for
+        // summary sentences that name only one party.
+        let mut article_parties = [false, false];
+        for actor in events.iter().flat_map(|(_, p)| p) {
+            if let Role::Party(p) = actor.role {
+                article_parties[p] = true;
+            }
+        }
+        let outcomes: Vec<Result<Link, MissReason>> = events
+            .iter()
+            .map(|(i, participants)| self.link(*i, participants, article_parties))
+            .collect();
+        // When every event in the headline is negated, the headline's message is a refusal,
+        // and the lead restating the refused talks does not make them news.
+        let headline = || {
+            events
+                .iter()
+                .zip(&outcomes)
+                .filter(|((i, _), _)| self.found[*i].sentence == 0)
+        };
+        let headline_refusal = headline()
+            .all(|(_, outcome)| !outcome.is_ok())
+            .then(|| {
+                headline().find_map(|(_, outcome)| match outcome {
+                    Err(reason @ MissReason::Negated { .. }) => Some(*reason),
+                    _ => None,
+                })
+            })
+            .flatten();
+        let mut best: Option<Link> = None;
+        let mut miss = headline_refusal.unwrap_or(MissReason::NoEvent);
+        for ((index, _), outcome) in events.iter().zip(outcomes) {
+            if headline_refusal.is_some() && self.found[*index].sentence > 0 {
+                continue;
+            }
+            match outcome {
+                Ok(link) => {
+                    // On a tie the channel wins: it is the more specific news.
+                    let better = best.as_ref().is_none_or(|b| {
+                        link.score > b.score
+                            || (link.score == b.score
+                                && link.kind == Event::Channel
+                                && b.kind != Event::Channel)
+                    });
+                    if better {
+                        best = Some(link);
+                    }
+                }
+                Err(reason) => {
+                    if reason.rank() > miss.rank() {
+                        miss = reason;
+                    }
+                }
+            }
+        }
+        let mut link = best.ok_or(miss)?;
+        // A headline about a channel ("a quiet line stays open") names the news even when
+        // the parties are only named in the lead.
+        if link.kind == Event::Talks
+            && let Some(channel) = self.found.iter().zip(&self.clause_of).find_map(|(f, &c)| {
+                (f.sentence == 0
+                    && f.role == Role::Event(Event::Channel)
+                    && !self.in_clause(c).any(|x| x.role == Role::Negation))
+                .then_some(*f)
+            })
+        {
+            link.kind = Event::Channel;
+            link.event = channel;
+        }
+        Ok(link)
+    }
+
+    /// "does not rule out", "never rejected": a negation that is itself negated.
+    fn negated_itself(&self, negation: &Found) -> bool {
+        negation
+            .start
+            .checked_sub(1)
+            .is_some_and(|before| is_negator(&self.tokens[before]))
+    }
+
+    /// "no talks", "not negotiate", "won't hold talks", "never sit down": a negating word
+    /// at most [`NEGATOR_REACH`] words before the event, in its clause.
+    fn negator_before(&self, event: &Found, clause: usize) -> Option<Found> {
+        let from = event.start.saturating_sub(NEGATOR_REACH);
+        (from..event.start)
+            .rev()
+            .take_while(|&i| self.clause_at(i) == Some(clause))
+            .find(|&i| is_negator(&self.tokens[i]) && !self.negates_a_negation(i))
+            .map(|i| Found {
+                role: Role::Negation,
+                sentence: event.sentence,
+                start: i,
+                end: i + 1,
+            })
+    }
+
+    /// The negating word at `i` negates a negation phrase right after it ("not rule out").
+    fn negates_a_negation(&self, i: usize) -> bool {
+        self.found
+            .iter()
+            .any(|f| f.role == Role::Negation && f.start == i + 1)
+    }
+
+    fn clause_at(&self, token: usize) -> Option<usize> {
+        self.clause_of_token.get(token).copied()
+    }
+
+    fn link(
+        &self,
+        index: usize,
+        participants: &[Found],
+        article_parties: [bool; 2],
+    ) -> Result<Link, MissReason> {
+        let event = self.found[index];
+        let Role::Event(kind) = event.role else {
+            return Err(MissReason::NoEvent);
+        };
+        let clause = self.clause_of[index];
+        if let Some(cue) = self
+            .in_clause(clause)
+            .find(|f| f.role == Role::Negation && !self.negated_itself(f))
+        {
+            return Err(MissReason::Negated { event, cue: *cue });
+        }
+        if let Some(cue) = self.negator_before(&event, clause) {
+            return Err(MissReason::Negated { event, cue });
+        }
+        if let Some(cue) = self
+            .in_clause(clause)
+            .find(|f| matches!(f.role, Role::Background | Role::OffTopic))
+        {
+            return Err(MissReason::Background { event, cue: *cue });
+        }
+        let mut parties: [Option<Found>; 2] = [None, None];
+        for actor in participants {
+            if let Role::Party(p) = actor.role {
+                parties[p].get_or_insert(*actor);
+            }
+        }
+        let other = participants.iter().find(|f| f.role == Role::Other).copied();
+        let base = match parties {
+            [Some(_), Some(_)] if event.sentence == 0 => LINK_IN_TITLE,
+            [Some(_), Some(_)] => LINK_IN_SUMMARY,
+            [None, None] => return Err(MissReason::NoParties { event }),
+            _ => {
+                let refers_to_both = self.in_clause(clause).any(|f| f.role == Role::BothParties);
+                if other.is_none()
+                    && article_parties == [true, true]
+                    && (refers_to_both || event.sentence > 0)
+                {
+                    LINK_INDIRECT
+                } else {
+                    return Err(MissReason::OneSided {
+                        event,
+                        party: usize::from(parties[0].is_none()),
+                        other,
+                    });
+                }
+            }
+        };
+        let background = self
+            .found
+            .iter()
+            .find(|f| f.role == Role::Background && f.sentence == event.sentence)
+            .copied();
+        let score = base
+            - if background.is_some() {
+                BACKGROUND_PENALTY
+            } else {
+                0.0
+            };
+        Ok(Link {
+            kind,
+            event,
+            parties,
+            background,
+            score,
+        })
+    }
+}
+
+/// "no", "not", "never", or a contraction ending in n't ("won't", "doesn't").
+pub(super) fn is_negator(token: &Token) -> bool {
+    matches!(&*token.stem, "no" | "not" | "never") || token.stem.ends_with("n't")
+}
