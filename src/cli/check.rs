@@ -1,0 +1,83 @@
+//! `parleyd check-config`: validates the config and prints what would run.
+
+use anyhow::Result;
+use parleyd::classify::Classifier;
+use parleyd::config::{Config, ProfileSource, SinkKind};
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub(super) fn check_config(path: &Path) -> Result<ExitCode> {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}: OK", config.source.display())?;
+    writeln!(out, "  storage:  {}", config.storage.path.display())?;
+    let profile = match &config.classifier.profile {
+        ProfileSource::Builtin(name) => format!("builtin:{name}"),
+        ProfileSource::Path(path) => path.display().to_string(),
+    };
+    match Classifier::from_source(&config.classifier.profile, config.classifier.threshold) {
+        Ok(classifier) => writeln!(
+            out,
+            "  profile:  {profile} (threshold {:.2})",
+            classifier.threshold()
+        )?,
+        Err(err) => {
+            eprintln!("{}: classifier.profile: {err}", config.source.display());
+            return Ok(ExitCode::from(2));
+        }
+    }
+    writeln!(
+        out,
+        "  polling:  every {} by default, {} at once, timeout {}, first poll {}",
+        humantime::format_duration(config.poll.interval),
+        config.poll.concurrency,
+        humantime::format_duration(config.poll.timeout),
+        if config.poll.alert_on_first_poll {
+            "alerts on the backlog"
+        } else {
+            "stores the backlog without alerting"
+        }
+    )?;
+    writeln!(out, "  feeds ({}):", config.feeds.len())?;
+    for feed in &config.feeds {
+        writeln!(
+            out,
+            "    {:<24} {}  every {}",
+            feed.name,
+            feed.display_url(),
+            humantime::format_duration(feed.interval)
+        )?;
+    }
+    writeln!(out, "  sinks ({}):", config.sinks.len())?;
+    if config.sinks.is_empty() {
+        writeln!(out, "    (none: matches are stored but nobody is alerted)")?;
+    }
+    for sink in &config.sinks {
+        let detail = match &sink.kind {
+            SinkKind::Stdout { json } => {
+                format!("stdout ({})", if *json { "json" } else { "text" })
+            }
+            SinkKind::Slack { url, .. } => format!("slack, URL from {}", url.origin()),
+            SinkKind::Webhook { url, secret } => {
+                let host = url::Url::parse(url.expose())
+                    .ok()
+                    .and_then(|u| u.host_str().map(String::from))
+                    .unwrap_or_default();
+                let signed = secret
+                    .as_ref()
+                    .map(|s| format!(", signed with the secret from {}", s.origin()))
+                    .unwrap_or_default();
+                format!("webhook to {host}, URL from {}{signed}", url.origin())
+            }
+        };
+        writeln!(out, "    {:<24} {detail}", sink.name)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,253 @@
+//! The classifier commands: `classify` (JSON Lines in, verdicts out), `preview` (one feed,
+//! fetched and scored) and `eval` (scores against a labelled file).
+
+use super::runtime;
+use anyhow::{Context, Result};
+use parleyd::classify::eval::{Labelled, evaluate};
+use parleyd::classify::{Classifier, DEFAULT_PROFILE, Profile, builtin_profile};
+use parleyd::config::LogFormat;
+use parleyd::telemetry;
+use serde::Deserialize;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// One input line of `parleyd classify`.
+#[derive(Debug, Deserialize)]
+struct ClassifyInput {
+    #[serde(default)]
+    id: serde_json::Value,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    summary: String,
+}
+
+/// One output line of `parleyd classify`, fields in the documented order.
+#[derive(Debug, serde::Serialize)]
+struct ClassifyOutput {
+    id: serde_json::Value,
+    relevant: bool,
+    event: Option<parleyd::Event>,
+    score: f64,
+    reasons: Vec<String>,
+}
+
+pub(super) fn load_classifier(profile: Option<&Path>) -> Result<Classifier> {
+    let profile = match profile {
+        Some(path) => Profile::load(path)?,
+        None => builtin_profile(DEFAULT_PROFILE)?,
+    };
+    Ok(Classifier::new(profile, None))
+}
+
+pub(super) fn classify(profile: Option<&Path>) -> Result<ExitCode> {
+    telemetry::init("warn", LogFormat::Human);
+    let classifier = load_classifier(profile)?;
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut bad_lines = 0;
+    for (index, line) in stdin.split(b'\n').enumerate() {
+        let line = line.context("cannot read standard input")?;
+        let text = String::from_utf8_lossy(&line);
+        if text.trim().is_empty() {
+            continue;
+        }
+        let result = match serde_json::from_str::<ClassifyInput>(&text) {
+            Ok(input) => {
+                let verdict = classifier.classify(&input.title, &input.summary);
+                serde_json::to_value(ClassifyOutput {
+                    id: input.id,
+                    relevant: verdict.relevant,
+                    event: verdict.event,
+                    score: verdict.score,
+                    reasons: verdict.reasons,
+                })?
+            }
+            Err(err) => {
+                bad_lines += 1;
+                serde_json::json!({
+                    "id": null,
+                    "error": format!("line {}: not an article object: {err}", index + 1),
+                })
+            }
+        };
+        serde_json::to_writer(&mut out, &result)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(if bad_lines == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("parleyd: {bad_lines} input line(s) were not article objects");
+        ExitCode::from(1)
+    })
+}
+
+pub(super) fn preview(target: &str, profile: Option<&Path>) -> Result<ExitCode> {
+    telemetry::init("warn", LogFormat::Human);
+    let url = match url::Url::parse(target) {
+        Ok(url) if matches!(url.scheme(), "http" | "https" | "file") => url,
+        _ => {
+            let path = std::fs::canonicalize(target)
+                .with_context(|| format!("{target} is neither a feed URL nor a readable file"))?;
+            url::Url::from_file_path(&path)
+                .map_err(|()| anyhow::anyhow!("cannot make a file URL of {}", path.display()))?
+        }
+    };
+    let feed = parleyd::config::FeedConfig {
+        name: parleyd::config::display_url(&url),
+        url,
+        interval: parleyd::config::DEFAULT_INTERVAL,
+        alert_on_first_poll: false,
+    };
+    let classifier = load_classifier(profile)?;
+    let poller = parleyd::poll::Poller::new(&parleyd::config::PollConfig::default())?;
+    let fetched =
+        runtime()?.block_on(poller.fetch(&feed, &parleyd::poll::Validators::default()))?;
+    let parleyd::poll::Fetched::Body(body) = fetched else {
+        anyhow::bail!(
+            "{}: the server answered 304 Not Modified to an unconditional request",
+            feed.name
+        );
+    };
+    let parsed = parleyd::parse::parse_feed(
+        &body.bytes,
+        body.content_type.as_deref(),
+        parleyd::parse::Source {
+            name: &feed.name,
+            url: &feed.url,
+        },
+        chrono::Utc::now(),
+    )?;
+    eprintln!(
+        "{}: {} item(s){}{}",
+        feed.name,
+        parsed.articles.len(),
+        parsed
+            .title
+            .as_deref()
+            .map(|t| format!(", feed title \"{t}\""))
+            .unwrap_or_default(),
+        parsed
+            .recovered
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for article in &parsed.articles {
+        let verdict = classifier.classify_article(article);
+        let line = serde_json::json!({
+            "key": article.key,
+            "title": article.title,
+            "link": article.link,
+            "published": article.published.map(|p| p.to_rfc3339()),
+            "summary": article.summary,
+            "verdict": {
+                "relevant": verdict.relevant,
+                "event": verdict.event,
+                "score": verdict.score,
+                "reasons": verdict.reasons,
+            },
+        });
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Minimum scores for `eval`.
+pub(super) struct Floors {
+    pub(super) precision: Option<f64>,
+    pub(super) recall: Option<f64>,
+    pub(super) f1: Option<f64>,
+}
+
+pub(super) fn eval(
+    file: &Path,
+    profile: Option<&Path>,
+    split: Option<&str>,
+    floors: Floors,
+) -> Result<ExitCode> {
+    telemetry::init("warn", LogFormat::Human);
+    let classifier = load_classifier(profile)?;
+    let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut items = Vec::new();
+    for (index, line) in String::from_utf8_lossy(&text).lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let item: Labelled = serde_json::from_str(line).with_context(|| {
+            format!(
+                "{}: line {}: not a labelled item",
+                file.display(),
+                index + 1
+            )
+        })?;
+        if split.is_none_or(|wanted| item.split.as_deref() == Some(wanted)) {
+            items.push(item);
+        }
+    }
+    anyhow::ensure!(
+        !items.is_empty(),
+        "{}: no items to evaluate",
+        file.display()
+    );
+    let report = evaluate(&classifier, &items);
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} items{}: precision {:.3}, recall {:.3}, F1 {:.3}",
+        report.items,
+        split.map(|s| format!(" (split {s})")).unwrap_or_default(),
+        report.precision(),
+        report.recall(),
+        report.f1()
+    )?;
+    writeln!(
+        out,
+        "TP {}  FP {}  FN {}  TN {}  event kind right in {} of {}",
+        report.true_positives,
+        report.false_positives,
+        report.false_negatives,
+        report.true_negatives,
+        report.event_correct,
+        report.event_checked
+    )?;
+    if !report.false_positive_items.is_empty() {
+        writeln!(out, "\nfalse positives by category:")?;
+        for (category, count) in report.false_positives_by_category() {
+            writeln!(out, "  {category:<16} {count}")?;
+        }
+        writeln!(out, "\nfalse positives:")?;
+        for miss in &report.false_positive_items {
+            writeln!(out, "  {miss}")?;
+        }
+    }
+    if !report.missed_items.is_empty() {
+        writeln!(out, "\nmisses:")?;
+        for miss in &report.missed_items {
+            writeln!(out, "  {miss}")?;
+        }
+    }
+    let mut failed = Vec::new();
+    for (name, value, floor) in [
+        ("precision", report.precision(), floors.precision),
+        ("recall", report.recall(), floors.recall),
+        ("F1", report.f1(), floors.f1),
+    ] {
+        if let Some(floor) = floor
+            && value < floor
+        {
+            failed.push(format!("{name} {value:.3} is below the floor {floor:.3}"));
+        }
+    }
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("parleyd: {}", failed.join("; "));
+        Ok(ExitCode::from(1))
+    }
+}
