@@ -1,0 +1,231 @@
+//! Walks a parsed TOML table and builds a [`Config`], collecting every problem on the way.
+//!
+//! One walker, split by job: `keys` lists every table's keys and reports unknown ones with
+//! a did-you-mean; `values` reads typed values (strings, durations, sizes, secrets) and
+//! reports wrong types; `sections` builds the single-table sections (`[storage]`, `[poll]`,
+//! …); `feeds` and `sinks` build the `[[feeds]]` and `[[sinks]]` lists.
+
+mod feeds;
+mod keys;
+mod sections;
+mod sinks;
+mod values;
+
+use super::{Config, Problem};
+use std::path::{Path, PathBuf};
+use toml::Table;
+
+/// Builds a [`Config`] from TOML text, or returns every problem found.
+pub(super) fn validate(
+    text: &str,
+    path: &Path,
+    base_dir: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, Vec<Problem>> {
+    let table: Table = match toml::from_str(text) {
+        Ok(table) => table,
+        Err(err) => return Err(vec![syntax_problem(text, &err)]),
+    };
+    let mut walker = Walker {
+        problems: Vec::new(),
+        lookup,
+        base_dir: absolute(base_dir),
+    };
+    walker.check_keys(&table, "", keys::TOP_KEYS);
+
+    let section = walker.section(&table, "storage");
+    let storage = walker.storage(section);
+    let section = walker.section(&table, "poll");
+    let poll = walker.poll(section);
+    let section = walker.section(&table, "classifier");
+    let classifier = walker.classifier(section);
+    let section = walker.section(&table, "delivery");
+    let delivery = walker.delivery(section);
+    let section = walker.section(&table, "log");
+    let log = walker.log(section);
+    let section = walker.section(&table, "server");
+    let server = walker.server(section);
+    let feeds = walker.feeds(table.get("feeds"), &poll);
+    let feed_names: Vec<String> = feeds.iter().map(|f| f.name.clone()).collect();
+    let sinks = walker.sinks(table.get("sinks"), &feed_names);
+
+    if walker.problems.is_empty() {
+        Ok(Config {
+            source: path.to_path_buf(),
+            storage,
+            poll,
+            classifier,
+            delivery,
+            log,
+            server,
+            feeds,
+            sinks,
+        })
+    } else {
+        Err(walker.problems)
+    }
+}
+
+/// A TOML syntax error, reported by line and column only. The toml crate's own message
+/// quotes the offending line, which could hold a pasted webhook URL, so it is not used.
+fn syntax_problem(text: &str, err: &toml::de::Error) -> Problem {
+    let location = match err.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}")
+        }
+        None => "(unknown position)".to_string(),
+    };
+    Problem {
+        key: location,
+        why: format!("TOML syntax error: {}", err.message().trim_end()),
+    }
+}
+
+fn absolute(dir: &Path) -> PathBuf {
+    if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(dir))
+            .unwrap_or_else(|_| dir.to_path_buf())
+    }
+}
+
+/// Removes `.` and `name/..` pairs without touching the file system, so paths in messages
+/// read as the user would write them (the file need not exist yet).
+fn normalise(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
+                    out.push(component);
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn join_key(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+/// The walk's state: the problems found so far and what resolving values needs.
+struct Walker<'a> {
+    problems: Vec<Problem>,
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    base_dir: PathBuf,
+}
+
+impl Walker<'_> {
+    fn problem(&mut self, key: impl Into<String>, why: impl Into<String>) {
+        self.problems.push(Problem {
+            key: key.into(),
+            why: why.into(),
+        });
+    }
+
+    fn resolve_path(&self, raw: &str) -> PathBuf {
+        let path = PathBuf::from(raw);
+        if path.is_absolute() {
+            normalise(&path)
+        } else {
+            normalise(&self.base_dir.join(path))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DEFAULT_INTERVAL;
+
+    fn load(text: &str) -> Result<Config, Vec<Problem>> {
+        let env = |name: &str| {
+            (name == "HOOK").then(|| "https://hooks.slack.example/T/B/xyz".to_string())
+        };
+        validate(
+            text,
+            Path::new("/etc/parleyd/test.toml"),
+            Path::new("/etc/parleyd"),
+            &env,
+        )
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let config = load("[[feeds]]\nurl = \"https://example.org/rss.xml\"\n").unwrap();
+        assert_eq!(config.feeds[0].name, "example.org/rss.xml");
+        assert_eq!(config.feeds[0].interval, DEFAULT_INTERVAL);
+        assert_eq!(config.storage.path, PathBuf::from("/var/lib/parleyd"));
+        assert!(config.sinks.is_empty());
+    }
+
+    #[test]
+    fn relative_file_urls_resolve_against_the_config_folder() {
+        let config = load("[[feeds]]\nurl = \"file:feeds/a.xml\"\n").unwrap();
+        assert_eq!(
+            config.feeds[0].url.as_str(),
+            "file:///etc/parleyd/feeds/a.xml"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let problems = load(
+            r#"
+[poll]
+intervall = "5m"
+timeout = 20
+[[feeds]]
+url = "ftp://example.org/x"
+[[feeds]]
+url = "https://example.org/a"
+interval = "5 parsecs"
+[[feeds]]
+url = "https://example.org/a"
+[[sinks]]
+kind = "slack"
+url = "${MISSING}"
+"#,
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "poll.intervall",
+                "poll.timeout",
+                "feeds[0].url",
+                "feeds[1].interval",
+                "feeds[2].url",
+                "sinks[0].url"
+            ],
+            "{problems:#?}"
+        );
+        assert!(problems[0].why.contains("did you mean `interval`"));
+        assert!(problems[5].why.contains("MISSING"));
+    }
+
+    #[test]
+    fn paths_are_normalised() {
+        assert_eq!(
+            normalise(Path::new("/a/b/../c/./d")),
+            PathBuf::from("/a/c/d")
+        );
+        assert_eq!(normalise(Path::new("../x")), PathBuf::from("../x"));
+    }
+}

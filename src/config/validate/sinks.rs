@@ -1,0 +1,254 @@
+//! `[[sinks]]`: each sink's kind and the keys that kind takes, its URL and secrets (never
+//! quoted in a message), its route and its flood guard.
+
+use super::Walker;
+use super::keys::{SINK_KEYS, SINK_KINDS};
+use crate::config::secret::Secret;
+use crate::config::{DEFAULT_SLACK_FLOOD, Flood, Route, SinkConfig, SinkKind};
+use toml::{Table, Value};
+use url::Url;
+
+impl Walker<'_> {
+    pub(super) fn sinks(
+        &mut self,
+        value: Option<&Value>,
+        feed_names: &[String],
+    ) -> Vec<SinkConfig> {
+        let tables = self.array_of_tables(value, "sinks");
+        let mut sinks: Vec<SinkConfig> = Vec::with_capacity(tables.len());
+        for (index, table) in tables.into_iter().enumerate() {
+            let prefix = format!("sinks[{index}]");
+            self.check_keys(table, &prefix, SINK_KEYS);
+            let Some(kind_name) = self.string(Some(table), &prefix, "kind") else {
+                if table.get("kind").is_none() {
+                    self.problem(
+                        format!("{prefix}.kind"),
+                        format!("is required (one of: {})", SINK_KINDS.join(", ")),
+                    );
+                }
+                continue;
+            };
+            let kind = match kind_name.as_str() {
+                "stdout" => {
+                    let json = match self.string(Some(table), &prefix, "format").as_deref() {
+                        None | Some("text") => false,
+                        Some("json") => true,
+                        Some(other) => {
+                            self.problem(
+                                format!("{prefix}.format"),
+                                format!(
+                                    "`{other}` is not a stdout format; use \"text\" or \"json\""
+                                ),
+                            );
+                            false
+                        }
+                    };
+                    if table.contains_key("url") {
+                        self.problem(format!("{prefix}.url"), "a stdout sink takes no url");
+                    }
+                    Some(SinkKind::Stdout { json })
+                }
+                "slack" | "webhook" => {
+                    if table.contains_key("format") {
+                        self.problem(
+                            format!("{prefix}.format"),
+                            format!("only stdout sinks take a format, not {kind_name}"),
+                        );
+                    }
+                    let only = |key: &str, kind: &str| kind_name != kind && table.contains_key(key);
+                    if only("secret", "webhook") {
+                        self.problem(
+                            format!("{prefix}.secret"),
+                            "only webhook sinks take a signing secret",
+                        );
+                    }
+                    if only("mention", "slack") {
+                        self.problem(
+                            format!("{prefix}.mention"),
+                            "only slack sinks take a mention",
+                        );
+                    }
+                    let url = self.sink_url(table, &prefix);
+                    if kind_name == "slack" {
+                        let mention = self.mention(table, &prefix);
+                        url.map(|url| SinkKind::Slack { url, mention })
+                    } else {
+                        let secret = self.signing_secret(table, &prefix);
+                        url.map(|url| SinkKind::Webhook { url, secret })
+                    }
+                }
+                other => {
+                    self.problem(
+                        format!("{prefix}.kind"),
+                        format!(
+                            "`{other}` is not a sink kind (one of: {})",
+                            SINK_KINDS.join(", ")
+                        ),
+                    );
+                    None
+                }
+            };
+            let name = self.string(Some(table), &prefix, "name");
+            let route = self.route(table, &prefix, feed_names);
+            let flood_limit = match table.get("flood_limit") {
+                Some(Value::Integer(0)) => Some(0),
+                _ => self.positive_int(Some(table), &prefix, "flood_limit"),
+            };
+            let flood_window = self.duration(Some(table), &prefix, "flood_window");
+            let Some(kind) = kind else { continue };
+            let default_flood =
+                matches!(kind, SinkKind::Slack { .. }).then_some(DEFAULT_SLACK_FLOOD);
+            let flood = match (flood_limit, flood_window, default_flood) {
+                // flood_limit = 0 turns the guard off.
+                (Some(0), _, _) => None,
+                (Some(limit), window, default) => Some(Flood {
+                    limit: limit.min(u64::from(u32::MAX)) as u32,
+                    window: window
+                        .or(default.map(|d| d.window))
+                        .unwrap_or(DEFAULT_SLACK_FLOOD.window),
+                }),
+                (None, Some(window), default) => Some(Flood {
+                    limit: default.map_or(DEFAULT_SLACK_FLOOD.limit, |d| d.limit),
+                    window,
+                }),
+                (None, None, default) => default,
+            };
+            let name = name.unwrap_or_else(|| {
+                let same_kind = sinks
+                    .iter()
+                    .filter(|s| s.kind.as_str() == kind.as_str())
+                    .count();
+                if same_kind == 0 {
+                    kind.as_str().to_string()
+                } else {
+                    format!("{}-{}", kind.as_str(), same_kind + 1)
+                }
+            });
+            if sinks.iter().any(|s| s.name == name) {
+                self.problem(
+                    format!("{prefix}.name"),
+                    format!("`{name}` is already the name of another sink"),
+                );
+                continue;
+            }
+            sinks.push(SinkConfig {
+                name,
+                kind,
+                route,
+                flood,
+            });
+        }
+        sinks
+    }
+
+    /// `min_score`, `feeds` and `events` of a sink.
+    fn route(&mut self, table: &Table, prefix: &str, feed_names: &[String]) -> Route {
+        let min_score = match table.get("min_score") {
+            None => None,
+            Some(Value::Float(v)) if (0.0..=1.0).contains(v) => Some(*v),
+            Some(Value::Integer(v)) if (0..=1).contains(v) => Some(*v as f64),
+            Some(other) => {
+                self.problem(
+                    format!("{prefix}.min_score"),
+                    format!("must be a number between 0 and 1, found {other}"),
+                );
+                None
+            }
+        };
+        let feeds = self.string_list(table, prefix, "feeds");
+        for (i, feed) in feeds.iter().enumerate() {
+            if !feed_names.contains(feed) {
+                self.problem(
+                    format!("{prefix}.feeds[{i}]"),
+                    format!(
+                        "no feed is named `{feed}` (feed names: {})",
+                        feed_names.join(", ")
+                    ),
+                );
+            }
+        }
+        let mut events = Vec::new();
+        for (i, event) in self.string_list(table, prefix, "events").iter().enumerate() {
+            match event.as_str() {
+                "talks" => events.push(crate::model::Event::Talks),
+                "channel" => events.push(crate::model::Event::Channel),
+                other => self.problem(
+                    format!("{prefix}.events[{i}]"),
+                    format!("`{other}` is not an event kind; use \"talks\" or \"channel\""),
+                ),
+            }
+        }
+        Route {
+            min_score,
+            feeds,
+            events,
+        }
+    }
+
+    /// A Slack mention: `here`, `channel`, `everyone`, or a user or group id.
+    fn mention(&mut self, table: &Table, prefix: &str) -> Option<String> {
+        let raw = self.string(Some(table), prefix, "mention")?;
+        let mention = match raw.trim_start_matches('@') {
+            "here" | "channel" | "everyone" => format!("<!{}>", raw.trim_start_matches('@')),
+            id if id.starts_with('U') || id.starts_with('W') => format!("<@{id}>"),
+            id if id.starts_with('S') => format!("<!subteam^{id}>"),
+            _ => {
+                self.problem(
+                    format!("{prefix}.mention"),
+                    "use \"here\", \"channel\", \"everyone\", a user id (U…) or a group id (S…)",
+                );
+                return None;
+            }
+        };
+        Some(mention)
+    }
+
+    /// A Standard Webhooks signing secret: `whsec_` followed by base64, from the
+    /// environment. The message on error never shows the value.
+    fn signing_secret(&mut self, table: &Table, prefix: &str) -> Option<Secret> {
+        if !table.contains_key("secret") {
+            return None;
+        }
+        let secret = self.secret(table, prefix, "secret")?;
+        if crate::notify::webhook::decode_secret(secret.expose()).is_none() {
+            self.problem(
+                format!("{prefix}.secret"),
+                format!(
+                    "the value from {} is not `whsec_` followed by base64 (value not shown)",
+                    secret.origin()
+                ),
+            );
+            return None;
+        }
+        Some(secret)
+    }
+
+    /// The URL of a slack or webhook sink: resolved from the environment, checked to be
+    /// http(s), and never quoted in a message.
+    fn sink_url(&mut self, table: &Table, prefix: &str) -> Option<Secret> {
+        let key = format!("{prefix}.url");
+        if !table.contains_key("url") {
+            self.problem(
+                key,
+                "is required; put it in an environment variable and write url = \"${PARLEYD_SLACK_WEBHOOK}\"",
+            );
+            return None;
+        }
+        let secret = self.secret(table, prefix, "url")?;
+        match Url::parse(secret.expose()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
+                Some(secret)
+            }
+            _ => {
+                self.problem(
+                    key,
+                    format!(
+                        "the value from {} is not an http(s) URL (value not shown)",
+                        secret.origin()
+                    ),
+                );
+                None
+            }
+        }
+    }
+}

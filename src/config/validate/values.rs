@@ -1,0 +1,234 @@
+//! Typed values read from a table: strings, booleans, counts, durations, byte sizes, string
+//! lists and secrets. A value of the wrong type or shape is a problem naming its key.
+
+use super::{Walker, join_key};
+use crate::config::secret::{Secret, interpolate};
+use std::time::Duration;
+use toml::{Table, Value};
+
+impl Walker<'_> {
+    pub(super) fn string(
+        &mut self,
+        table: Option<&Table>,
+        prefix: &str,
+        key: &str,
+    ) -> Option<String> {
+        match table?.get(key)? {
+            Value::String(value) => Some(value.clone()),
+            other => {
+                self.problem(
+                    join_key(prefix, key),
+                    format!("must be a string, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn boolean(
+        &mut self,
+        table: Option<&Table>,
+        prefix: &str,
+        key: &str,
+    ) -> Option<bool> {
+        match table?.get(key)? {
+            Value::Boolean(value) => Some(*value),
+            other => {
+                self.problem(
+                    join_key(prefix, key),
+                    format!("must be true or false, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn positive_int(
+        &mut self,
+        table: Option<&Table>,
+        prefix: &str,
+        key: &str,
+    ) -> Option<u64> {
+        match table?.get(key)? {
+            Value::Integer(value) if *value > 0 => Some(*value as u64),
+            Value::Integer(value) => {
+                self.problem(
+                    join_key(prefix, key),
+                    format!("must be a positive number, found {value}"),
+                );
+                None
+            }
+            other => {
+                self.problem(
+                    join_key(prefix, key),
+                    format!("must be a whole number, found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A humantime duration string such as `"5m"`; bare numbers are refused because their
+    /// unit would be a guess.
+    pub(super) fn duration(
+        &mut self,
+        table: Option<&Table>,
+        prefix: &str,
+        key: &str,
+    ) -> Option<Duration> {
+        let full_key = join_key(prefix, key);
+        match table?.get(key)? {
+            Value::String(text) => match humantime::parse_duration(text) {
+                Ok(duration) if !duration.is_zero() => Some(duration),
+                Ok(_) => {
+                    self.problem(full_key, "must be longer than zero");
+                    None
+                }
+                Err(_) => {
+                    self.problem(
+                        full_key,
+                        format!(
+                            "`{text}` is not a duration; use a number with a unit, e.g. \"90s\", \"5m\", \"2h\" (units: ms, s, m, h, d)"
+                        ),
+                    );
+                    None
+                }
+            },
+            Value::Integer(number) => {
+                self.problem(
+                    full_key,
+                    format!("`{number}` has no unit; write it as a string such as \"{number}s\" or \"{number}m\""),
+                );
+                None
+            }
+            other => {
+                self.problem(
+                    full_key,
+                    format!(
+                        "must be a duration string such as \"5m\", found {}",
+                        other.type_str()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A byte size: a whole number of bytes or a string such as `"8MiB"`.
+    pub(super) fn byte_size(
+        &mut self,
+        table: Option<&Table>,
+        prefix: &str,
+        key: &str,
+    ) -> Option<u64> {
+        let full_key = join_key(prefix, key);
+        match table?.get(key)? {
+            Value::Integer(value) if *value > 0 => Some(*value as u64),
+            Value::String(text) => match parse_byte_size(text) {
+                Some(size) if size > 0 => Some(size),
+                _ => {
+                    self.problem(
+                        full_key,
+                        format!("`{text}` is not a size; use e.g. \"512KiB\", \"8MiB\" or a number of bytes"),
+                    );
+                    None
+                }
+            },
+            other => {
+                self.problem(
+                    full_key,
+                    format!(
+                        "must be a size such as \"8MiB\", found {}",
+                        other.type_str()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn string_list(&mut self, table: &Table, prefix: &str, key: &str) -> Vec<String> {
+        match table.get(key) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| match item {
+                    Value::String(s) => Some(s.clone()),
+                    other => {
+                        self.problem(
+                            format!("{prefix}.{key}[{i}]"),
+                            format!("must be a string, found {}", other.type_str()),
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            Some(other) => {
+                self.problem(
+                    format!("{prefix}.{key}"),
+                    format!("must be a list of strings, found {}", other.type_str()),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// A string that may hold `${VAR}` references, resolved into a [`Secret`].
+    pub(super) fn secret(&mut self, table: &Table, prefix: &str, key: &str) -> Option<Secret> {
+        let full_key = join_key(prefix, key);
+        let raw = self.string(Some(table), prefix, key)?;
+        match interpolate(&raw, self.lookup) {
+            Ok((value, names)) => {
+                let origin = if names.is_empty() {
+                    "an inline value".to_string()
+                } else {
+                    names
+                        .iter()
+                        .map(|name| match name.strip_prefix("credential:") {
+                            Some(credential) => format!("credential {credential}"),
+                            None => format!("${name}"),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                Some(Secret::new(value, origin))
+            }
+            Err(why) => {
+                self.problem(full_key, why);
+                None
+            }
+        }
+    }
+}
+
+/// Parses `"8MiB"`, `"512 KiB"`, `"2MB"` or `"1024"` into bytes.
+fn parse_byte_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    number.checked_mul(multiplier)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_byte_size("8MiB"), Some(8 * 1024 * 1024));
+        assert_eq!(parse_byte_size("512 KiB"), Some(512 * 1024));
+        assert_eq!(parse_byte_size("12"), Some(12));
+        assert_eq!(parse_byte_size("12 parsecs"), None);
+    }
+}
