@@ -118,12 +118,9 @@ fn bench_store(c: &mut Criterion) {
                     .map(|a| {
                         let mut article = a.clone();
                         article.key = format!("{}-{round}", a.key);
-                        NewArticle {
+                        NewArticle::Quiet {
                             article,
                             verdict: None,
-                            alert: false,
-                            sinks: Vec::new(),
-                            story: Default::default(),
                         }
                     })
                     .collect::<Vec<_>>()

@@ -28,6 +28,7 @@ pub mod parse;
 pub mod poll;
 pub mod server;
 pub mod store;
+mod sync;
 pub mod telemetry;
 pub mod xml;
 

@@ -2,8 +2,8 @@
 //! server-rendered status page with no external assets. Everything that came from a feed is
 //! HTML-escaped, since titles are written by strangers.
 
-use crate::daemon::Pipeline;
-use crate::store::StoredArticle;
+use crate::config::Config;
+use crate::store::{Store, StoredArticle};
 use crate::telemetry::metric;
 use axum::Router;
 use axum::extract::State;
@@ -24,10 +24,35 @@ const LATEST_MATCHES: usize = 25;
 /// Days in the status page's chart.
 const CHART_DAYS: i64 = 7;
 
-/// What the handlers read: the running pipeline (replaced on reload) and the metrics.
+/// What the status server may read of the running daemon: its store and its config, and
+/// nothing it could run. The daemon hands over a new one on every reload.
+#[derive(Debug, Clone)]
+pub struct StatusView {
+    store: Store,
+    config: Arc<Config>,
+}
+
+impl StatusView {
+    /// A view of `store` as run by `config`.
+    pub fn new(store: Store, config: Arc<Config>) -> StatusView {
+        StatusView { store, config }
+    }
+
+    /// The store, to read.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The running config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// What the handlers read: the current view (replaced on reload) and the metrics.
 #[derive(Clone)]
 struct AppState {
-    pipeline: watch::Receiver<Arc<Pipeline>>,
+    view: watch::Receiver<StatusView>,
     metrics: Option<PrometheusHandle>,
 }
 
@@ -35,7 +60,7 @@ struct AppState {
 /// daemon's job is alerts, not its status page.
 pub async fn serve(
     addr: std::net::SocketAddr,
-    pipeline: watch::Receiver<Arc<Pipeline>>,
+    view: watch::Receiver<StatusView>,
     metrics: Option<PrometheusHandle>,
     shutdown: CancellationToken,
 ) {
@@ -52,7 +77,7 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .with_state(AppState { pipeline, metrics });
+        .with_state(AppState { view, metrics });
     if let Err(err) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
@@ -68,13 +93,13 @@ async fn healthz() -> impl IntoResponse {
 
 /// Ready when the store answers, a poll finished recently, and no sink is stuck.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let pipeline = state.pipeline.borrow().clone();
+    let view = state.view.borrow().clone();
     let mut problems = Vec::new();
-    let store_ok = pipeline.store().check().is_ok();
+    let store_ok = view.store().check().is_ok();
     if !store_ok {
         problems.push("the store does not answer".to_string());
     }
-    let shortest = pipeline
+    let shortest = view
         .config()
         .feeds
         .iter()
@@ -84,11 +109,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let recent = ChronoDuration::from_std(shortest * 3)
         .unwrap_or(ChronoDuration::minutes(10))
         .max(ChronoDuration::minutes(10));
-    let last_poll = pipeline
+    let last_poll = view
         .config()
         .feeds
         .iter()
-        .filter_map(|f| pipeline.store().feed_state(f.url.as_str()).ok().flatten())
+        .filter_map(|f| view.store().feed_state(f.url.as_str()).ok().flatten())
         .filter_map(|s| s.last_attempt)
         .max();
     match last_poll {
@@ -96,8 +121,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Some(at) => problems.push(format!("no poll since {}", at.to_rfc3339())),
         None => problems.push("no poll has finished yet".to_string()),
     }
-    if let Ok(pending) = pipeline.store().pending_alerts() {
-        for sink in &pipeline.config().sinks {
+    if let Ok(pending) = view.store().pending_alerts() {
+        for sink in &view.config().sinks {
             let oldest = pending
                 .iter()
                 .filter(|a| a.sink == sink.name)
@@ -133,15 +158,15 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     let Some(handle) = &state.metrics else {
         return (StatusCode::NOT_FOUND, "metrics are off").into_response();
     };
-    let pipeline = state.pipeline.borrow().clone();
+    let view = state.view.borrow().clone();
     // Gauges are read from the store when scraped, so they are never stale.
-    if let Ok(pending) = pipeline.store().pending_alerts() {
-        for sink in &pipeline.config().sinks {
+    if let Ok(pending) = view.store().pending_alerts() {
+        for sink in &view.config().sinks {
             let depth = pending.iter().filter(|a| a.sink == sink.name).count();
             metrics::gauge!(metric::OUTBOX_DEPTH, "sink" => sink.name.clone()).set(depth as f64);
         }
     }
-    if let Ok(stats) = pipeline.store().stats() {
+    if let Ok(stats) = view.store().stats() {
         metrics::gauge!(metric::STORIES).set(stats.stories as f64);
         metrics::gauge!(metric::STORE_BYTES).set(stats.size_on_disk as f64);
     }
@@ -157,8 +182,8 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
 }
 
 async fn status_page(State(state): State<AppState>) -> Response {
-    let pipeline = state.pipeline.borrow().clone();
-    match render_status(&pipeline) {
+    let view = state.view.borrow().clone();
+    match render_status(&view) {
         Ok(html) => (
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -189,9 +214,9 @@ fn time(t: Option<DateTime<Utc>>) -> String {
     )
 }
 
-fn render_status(pipeline: &Pipeline) -> Result<String, crate::store::StoreError> {
-    let store = pipeline.store();
-    let config = pipeline.config();
+fn render_status(view: &StatusView) -> Result<String, crate::store::StoreError> {
+    let store = view.store();
+    let config = view.config();
     let now = Utc::now();
     let mut html = String::with_capacity(16 * 1024);
     html.push_str(

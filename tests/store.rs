@@ -8,7 +8,9 @@
 
 use chrono::Utc;
 use parleyd::model::{Article, Verdict};
-use parleyd::store::{FeedState, NewArticle, PollCommit, SCHEMA_VERSION, Store, StoreError};
+use parleyd::store::{
+    Alerting, FeedState, NewArticle, PollCommit, SCHEMA_VERSION, Store, StoreError,
+};
 use std::time::Duration;
 
 const CACHE: u64 = 8 << 20;
@@ -63,13 +65,12 @@ fn alerting_to(article: Article, sinks: &[&str]) -> NewArticle {
         parleyd::classify::builtin_profile(parleyd::classify::DEFAULT_PROFILE).unwrap(),
         None,
     );
-    NewArticle {
+    NewArticle::Alert(Alerting {
         story: classifier.story_key(&article.title),
         article,
-        verdict: Some(relevant()),
-        alert: true,
+        verdict: relevant(),
         sinks: sinks.iter().map(|s| s.to_string()).collect(),
-    }
+    })
 }
 
 #[tokio::test]
@@ -144,12 +145,9 @@ async fn a_first_poll_over_a_crashed_commits_leftovers_stores_each_article_once(
 }
 
 fn quiet(article: Article) -> NewArticle {
-    NewArticle {
+    NewArticle::Quiet {
         article,
         verdict: None,
-        alert: false,
-        sinks: Vec::new(),
-        story: Default::default(),
     }
 }
 

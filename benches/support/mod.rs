@@ -38,12 +38,9 @@ pub fn new_articles(
             article.feed_url = feed_url.clone();
             article.key = format!("{}-{round}", a.key);
             article.link = a.link.as_ref().map(|l| format!("{l}/{feed}/{round}"));
-            NewArticle {
+            NewArticle::Quiet {
                 verdict: Some(verdict.clone()),
                 article,
-                alert: false,
-                sinks: Vec::new(),
-                story: Default::default(),
             }
         })
         .collect();

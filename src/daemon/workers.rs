@@ -1,0 +1,206 @@
+//! The long-running tasks of one config generation: a loop per feed (wait for its
+//! schedule, poll, wake the sinks) and a loop per sink (deliver what is due, then sleep until
+//! the next entry is due or a poll queues one); and the one poll path `once` shares with them.
+
+use super::pipeline::{FeedError, FeedReport, Pipeline};
+use super::schedule::{Hosts, host_of, recorded_wait, schedule_next, throttled};
+use crate::config::{FeedConfig, PollConfig, SinkConfig};
+use crate::notify::DeliveryReport;
+use chrono::Utc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// A delivery worker with nothing queued checks the outbox this often anyway.
+const IDLE_DELIVERY_CHECK: Duration = Duration::from_secs(60);
+
+/// What bounds the polls of one generation (or one `once`): polls in flight overall, and
+/// per host.
+#[derive(Debug)]
+pub(super) struct Limits {
+    all: Arc<Semaphore>,
+    hosts: Hosts,
+}
+
+impl Limits {
+    pub(super) fn new(poll: &PollConfig) -> Limits {
+        Limits {
+            all: Arc::new(Semaphore::new(poll.concurrency)),
+            hosts: Hosts::new(poll.per_host),
+        }
+    }
+}
+
+/// A poll's result and the wait until the feed is next due.
+pub(super) type Polled = (Result<FeedReport, FeedError>, Duration);
+
+/// One poll of one feed, the same for `once` and the feed loop: take the host's permit and
+/// a global one, poll, log, record when the feed is next due. `None` when `shutdown` came
+/// before the permits; once started, a poll runs to its end (bounded by the poll timeout),
+/// so a shutdown never leaves half a poll behind.
+pub(super) async fn poll_and_schedule(
+    pipeline: &Pipeline,
+    feed: &FeedConfig,
+    limits: &Limits,
+    shutdown: &CancellationToken,
+) -> Option<Polled> {
+    let host_semaphore = limits.hosts.semaphore(&host_of(feed));
+    let permits = tokio::select! {
+        _ = shutdown.cancelled() => return None,
+        permits = async {
+            let host_permit = host_semaphore.acquire_owned().await;
+            let permit = Arc::clone(&limits.all).acquire_owned().await;
+            (host_permit, permit)
+        } => permits,
+    };
+    let result = pipeline.poll_feed(feed).await;
+    drop(permits);
+    log_poll(feed, &result);
+    let wait = schedule_next(pipeline, feed, &result);
+    Some((result, wait))
+}
+
+fn log_poll(feed: &FeedConfig, result: &Result<FeedReport, FeedError>) {
+    match result {
+        Ok(report) if report.unchanged => {
+            tracing::debug!(feed = %feed.name, "Feed unchanged.");
+        }
+        Ok(report) => tracing::info!(
+            feed = %feed.name,
+            items = report.items,
+            new = report.new,
+            relevant = report.relevant,
+            queued = report.queued,
+            joined_story = report.joined_story,
+            "Feed polled."
+        ),
+        Err(err) => {
+            tracing::warn!(feed = %feed.name, kind = err.kind(), error = %err, "Feed poll failed; will retry.")
+        }
+    }
+}
+
+/// Starts one generation of tasks (a feed task per feed, a delivery task per sink) under a
+/// token of their own, a child of `shutdown`; cancelling it stops just this generation.
+pub(super) fn start_generation(
+    pipeline: &Arc<Pipeline>,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> CancellationToken {
+    let generation = shutdown.child_token();
+    let limits = Arc::new(Limits::new(&pipeline.config().poll));
+    let wakers: Vec<Arc<Notify>> = pipeline
+        .config()
+        .sinks
+        .iter()
+        .map(|_| Arc::new(Notify::new()))
+        .collect();
+    for feed in pipeline.config().feeds.clone() {
+        tracker.spawn(feed_loop(
+            Arc::clone(pipeline),
+            feed,
+            Arc::clone(&limits),
+            wakers.clone(),
+            generation.clone(),
+        ));
+    }
+    for (sink, waker) in pipeline.config().sinks.iter().zip(&wakers) {
+        tracker.spawn(delivery_loop(
+            Arc::clone(pipeline),
+            sink.clone(),
+            Arc::clone(waker),
+            generation.clone(),
+        ));
+    }
+    generation
+}
+
+async fn feed_loop(
+    pipeline: Arc<Pipeline>,
+    feed: FeedConfig,
+    limits: Arc<Limits>,
+    wakers: Vec<Arc<Notify>>,
+    shutdown: CancellationToken,
+) {
+    let host = host_of(&feed);
+    // After a restart or reload, a feed polled recently waits for its recorded next poll
+    // (at most one interval) instead of every feed polling at once.
+    if let Some(wait) = recorded_wait(&pipeline, &feed) {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    loop {
+        if let Some(until) = limits.hosts.quiet_until(&host) {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep_until(until) => {}
+            }
+        }
+        let Some((result, wait)) = poll_and_schedule(&pipeline, &feed, &limits, &shutdown).await
+        else {
+            return;
+        };
+        if result.as_ref().is_ok_and(|report| report.queued > 0) {
+            for waker in &wakers {
+                waker.notify_one();
+            }
+        }
+        if throttled(&result) {
+            // The host said it is overloaded: every feed on it waits, not only this one.
+            limits.hosts.slow_down(&host, wait);
+            tracing::warn!(feed = %feed.name, host = %host, wait = %humantime::format_duration(wait), "Host is throttling; all its feeds wait.");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+async fn delivery_loop(
+    pipeline: Arc<Pipeline>,
+    sink: SinkConfig,
+    waker: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        let wait = match pipeline.deliver(&sink).await {
+            Ok(DeliveryReport {
+                blocked_until: Some(until),
+                ..
+            }) => (until - Utc::now()).to_std().unwrap_or(Duration::ZERO),
+            Ok(_) => match pipeline.store().pending(&sink.name) {
+                Ok((_, Some(due))) => (due - Utc::now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(IDLE_DELIVERY_CHECK),
+                Ok((_, None)) => IDLE_DELIVERY_CHECK,
+                Err(err) => {
+                    tracing::error!(sink = %sink.name, error = %err, "Cannot read the outbox.");
+                    IDLE_DELIVERY_CHECK
+                }
+            },
+            Err(err) => {
+                tracing::error!(sink = %sink.name, error = %err, "Delivery stopped by a store error.");
+                IDLE_DELIVERY_CHECK
+            }
+        };
+        if wait.is_zero() {
+            // Entries are due right now (a batch boundary); yield and go on.
+            tokio::task::yield_now().await;
+            continue;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = waker.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! One poll's commit: its quiet articles in one batch, then its alerting articles, the
+//! stories they open or join, their outbox entries and the feed's state in one transaction
+//! (see the module documentation of [`super`]). The story-matching rule lives here for now.
+
+use super::keys;
+use super::records::{StoredArticle, StoryRecord};
+use super::{FeedState, Store, StoreError, decode_all, io};
+use crate::model::{Alert, Article, StoryKey, Verdict, alert_id, link_fingerprint};
+use crate::sync::lock;
+use chrono::{DateTime, Utc};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Commits retried when another poll created a story in between.
+const COMMIT_ATTEMPTS: usize = 8;
+
+/// An article from one poll, ready to commit. An alerting article carries everything its
+/// alert needs, so the store never has to make up a verdict or a route.
+#[derive(Debug, Clone)]
+pub enum NewArticle {
+    /// Stored without alerting: not relevant, part of a first poll's backlog, or too old.
+    Quiet {
+        /// The article.
+        article: Article,
+        /// Its verdict, if it was classified.
+        verdict: Option<Verdict>,
+    },
+    /// Opens a story (and queues its alert) or joins one already alerted.
+    Alert(Alerting),
+}
+
+impl NewArticle {
+    /// The article itself, whatever its fate.
+    pub fn article(&self) -> &Article {
+        match self {
+            NewArticle::Quiet { article, .. } => article,
+            NewArticle::Alert(alerting) => &alerting.article,
+        }
+    }
+}
+
+/// An article that should alert: relevant, not backlog, not too old.
+#[derive(Debug, Clone)]
+pub struct Alerting {
+    /// The article.
+    pub article: Article,
+    /// The verdict that made it relevant.
+    pub verdict: Verdict,
+    /// The sinks whose routes take it; a new story is queued for these.
+    pub sinks: Vec<String>,
+    /// The headline's story key: a story joins another when the keys say they are the same
+    /// (see [`StoryKey::same_story`]).
+    pub story: StoryKey,
+}
+
+/// Everything one poll of one feed changes.
+#[derive(Debug)]
+pub struct PollCommit<'a> {
+    /// The feed's URL (the `feeds` key).
+    pub feed_url: &'a str,
+    /// The feed's state after this poll (its `items_seen` is computed by the store).
+    pub state: FeedState,
+    /// New articles (already-known ones are skipped inside the transaction).
+    pub articles: Vec<NewArticle>,
+    /// How long a story stays open for later articles to join it.
+    pub story_window: Duration,
+    /// The time of the poll.
+    pub now: DateTime<Utc>,
+}
+
+/// What a commit did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// Articles written (new to the store).
+    pub stored: usize,
+    /// Alert ids queued, one per new story.
+    pub queued: Vec<String>,
+    /// Alerting articles that joined a story already alerted.
+    pub joined_story: usize,
+}
+
+/// Every story, decoded at one stories version.
+pub(super) struct StoriesRead {
+    version: u64,
+    stories: Arc<Vec<StoryRecord>>,
+}
+
+impl Store {
+    /// Commits one poll: quiet articles as a batch, the rest in one transaction (see the
+    /// module documentation and [`PollCommit`]).
+    ///
+    /// Story matching needs to read recent stories, which a sled transaction cannot scan,
+    /// so they are read first together with a stories version; the transaction aborts and
+    /// the commit is redone if another poll created a story in between, so two feeds can
+    /// never both open the same story.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] if a write fails; the feed state is then not advanced, so the
+    /// poll is redone.
+    pub fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<CommitOutcome, StoreError> {
+        // Articles that raise no alert touch no story or outbox entry, so they need no
+        // transaction (which cost half of a cold start): they go in first, as one atomic
+        // batch. A crash after the batch leaves them stored and the old feed state; the next
+        // poll reads the body again, finds them, and redoes only what the transaction holds.
+        let mut quiet = Vec::new();
+        let mut alerting = Vec::new();
+        for new in &commit.articles {
+            match new {
+                NewArticle::Quiet { article, verdict } => quiet.push((article, verdict.as_ref())),
+                NewArticle::Alert(alert) => alerting.push(alert),
+            }
+        }
+        let previous = self.feed_state(commit.feed_url)?;
+        // A feed with no state has never committed, so none of its articles can be stored
+        // (their keys hold the feed URL), except quiet ones from a commit that crashed
+        // before its state landed, and writing those again writes the same bytes. Skipping
+        // the look-ups saves a sled read per article on a cold start.
+        let stored_quietly = self.store_quiet(&quiet, previous.is_some())?;
+        if alerting.is_empty() {
+            self.put_feed_state(
+                commit.feed_url,
+                &counted_state(commit, previous, stored_quietly),
+            )?;
+            return Ok(CommitOutcome {
+                stored: stored_quietly,
+                ..CommitOutcome::default()
+            });
+        }
+        // Sequence numbers are drawn outside the transaction so a re-run reuses them.
+        let sequences = (0..alerting.len())
+            .map(|_| self.db.generate_id())
+            .collect::<Result<Vec<u64>, _>>()
+            .map_err(io("id generation"))?;
+        for _ in 0..COMMIT_ATTEMPTS {
+            let version = self.stories_version()?;
+            let all_stories = self.stories_at(version)?;
+            let result = (
+                &self.articles,
+                &self.feeds,
+                &self.stories,
+                &self.outbox,
+                &self.meta,
+            )
+                .transaction(|(articles, feeds, stories, outbox, meta)| {
+                    let current = meta
+                        .get(keys::STORIES_VERSION_KEY)?
+                        .map_or(0, |v| decode_u64(&v));
+                    if current != version {
+                        return Err(ConflictableTransactionError::Abort(StoriesChanged));
+                    }
+                    let trees = CommitTrees {
+                        articles,
+                        feeds,
+                        stories,
+                        outbox,
+                        legacy_keys: self.legacy_keys,
+                    };
+                    let (outcome, created) = apply_commit(
+                        commit,
+                        &alerting,
+                        stored_quietly,
+                        &sequences,
+                        &all_stories,
+                        &trees,
+                    )?;
+                    if created {
+                        meta.insert(keys::STORIES_VERSION_KEY, &(version + 1).to_be_bytes())?;
+                    }
+                    Ok(outcome)
+                });
+            match result {
+                Ok(outcome) => return Ok(outcome),
+                Err(TransactionError::Abort(StoriesChanged)) => continue,
+                Err(TransactionError::Storage(source)) => {
+                    return Err(StoreError::Io {
+                        operation: "poll commit",
+                        source,
+                    });
+                }
+            }
+        }
+        Err(StoreError::Busy {
+            operation: "poll commit",
+        })
+    }
+
+    /// Writes articles that raise no alert as one atomic batch; returns how many were new.
+    /// Without `look_up` every article counts as new (the caller knows none is stored).
+    fn store_quiet(
+        &self,
+        articles: &[(&Article, Option<&Verdict>)],
+        look_up: bool,
+    ) -> Result<usize, StoreError> {
+        let mut stored = 0;
+        let mut batch = sled::Batch::default();
+        for (article, verdict) in articles {
+            let key = article.store_key();
+            if look_up && self.contains_article(article)? {
+                continue;
+            }
+            let value = StoredArticle {
+                article: (*article).clone(),
+                verdict: verdict.cloned(),
+                alert_id: None,
+            };
+            batch.insert(&key[..], keys::encode(&value));
+            stored += 1;
+        }
+        if stored > 0 {
+            self.articles
+                .apply_batch(batch)
+                .map_err(io("articles write"))?;
+        }
+        Ok(stored)
+    }
+
+    fn stories_version(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta
+            .get(keys::STORIES_VERSION_KEY)
+            .map_err(io("stories version read"))?
+            .map_or(0, |v| decode_u64(&v)))
+    }
+
+    /// Every story, as of `version` or later (a story opened since only makes the commit's
+    /// transaction abort and retry).
+    fn stories_at(&self, version: u64) -> Result<Arc<Vec<StoryRecord>>, StoreError> {
+        let mut cached = lock(&self.stories_read);
+        if let Some(read) = cached.as_ref()
+            && read.version == version
+        {
+            return Ok(Arc::clone(&read.stories));
+        }
+        let stories = Arc::new(decode_all(&self.stories, "stories scan")?);
+        *cached = Some(StoriesRead {
+            version,
+            stories: Arc::clone(&stories),
+        });
+        Ok(stories)
+    }
+
+    /// The feeds other than the alert's own that carried its story so far.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn also_reported_by(&self, alert: &Alert) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .story(&alert.id)?
+            .map(|story| {
+                story
+                    .reported_by
+                    .into_iter()
+                    .filter(|feed| *feed != alert.article.feed)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The story an alert belongs to, with every feed that reported it.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn story(&self, alert_id: &str) -> Result<Option<StoryRecord>, StoreError> {
+        let bytes = self.stories.get(alert_id).map_err(io("story read"))?;
+        Ok(bytes.and_then(|b| keys::decode(&b).ok()))
+    }
+}
+
+/// The transaction saw another poll's new story; the commit is redone.
+#[derive(Debug)]
+struct StoriesChanged;
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoriesChanged>>;
+
+/// The trees one poll's transaction writes.
+struct CommitTrees<'t> {
+    articles: &'t TransactionalTree,
+    feeds: &'t TransactionalTree,
+    stories: &'t TransactionalTree,
+    outbox: &'t TransactionalTree,
+    legacy_keys: bool,
+}
+
+impl CommitTrees<'_> {
+    /// [`Store::contains_article`], inside the transaction.
+    fn contains_article(&self, article: &Article) -> TxResult<bool> {
+        for key in keys::article_keys(article, self.legacy_keys) {
+            if self.articles.get(key)?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Applies one poll; returns the outcome and whether a new story was opened.
+fn apply_commit(
+    commit: &PollCommit<'_>,
+    alerting: &[&Alerting],
+    stored_quietly: usize,
+    sequences: &[u64],
+    stories: &[StoryRecord],
+    trees: &CommitTrees<'_>,
+) -> TxResult<(CommitOutcome, bool)> {
+    let window =
+        chrono::Duration::from_std(commit.story_window).unwrap_or(chrono::Duration::days(3));
+    let mut outcome = CommitOutcome {
+        stored: stored_quietly,
+        ..CommitOutcome::default()
+    };
+    let mut next_sequence = sequences.iter();
+    let mut opened: Vec<StoryRecord> = Vec::new();
+    for new in alerting {
+        let key = new.article.store_key();
+        if trees.contains_article(&new.article)? {
+            continue;
+        }
+        let mut stored = StoredArticle {
+            article: new.article.clone(),
+            verdict: Some(new.verdict.clone()),
+            alert_id: None,
+        };
+        let sequence = next_sequence.next().copied().unwrap_or_default();
+        let event = new.verdict.event;
+        let link = new.article.link.as_deref().map(link_fingerprint);
+        let joins = |story: &&StoryRecord| {
+            (link.is_some() && story.link == link)
+                || (story.event == event && story.key.same_story(&new.story))
+        };
+        let existing = stories
+            .iter()
+            .filter(|story| commit.now - story.first_seen <= window)
+            .chain(opened.iter())
+            .find(joins)
+            .map(|s| s.alert_id.clone());
+        match existing {
+            Some(id) => {
+                join_story(trees, &id, &new.article.feed, &mut opened)?;
+                stored.alert_id = Some(id);
+                outcome.joined_story += 1;
+            }
+            None => {
+                let id = alert_id(&key);
+                let story = StoryRecord {
+                    alert_id: id.clone(),
+                    first_seen: commit.now,
+                    event,
+                    key: new.story.clone(),
+                    link,
+                    reported_by: vec![new.article.feed.clone()],
+                };
+                trees.stories.insert(id.as_bytes(), keys::encode(&story))?;
+                opened.push(story);
+                queue_alerts(trees, new, &id, sequence, commit.now)?;
+                stored.alert_id = Some(id.clone());
+                outcome.queued.push(id);
+            }
+        }
+        trees.articles.insert(&key[..], keys::encode(&stored))?;
+        outcome.stored += 1;
+    }
+    let previous = trees
+        .feeds
+        .get(commit.feed_url.as_bytes())?
+        .and_then(|bytes| keys::decode::<FeedState>(&bytes).ok());
+    let state = counted_state(commit, previous, outcome.stored);
+    trees
+        .feeds
+        .insert(commit.feed_url.as_bytes(), keys::encode(&state))?;
+    Ok((outcome, !opened.is_empty()))
+}
+
+/// Adds a feed to a story already alerted. The story is re-read inside the transaction:
+/// another article may have joined since it was read.
+fn join_story(
+    trees: &CommitTrees<'_>,
+    id: &str,
+    feed: &str,
+    opened: &mut [StoryRecord],
+) -> TxResult<()> {
+    let current = trees.stories.get(id.as_bytes())?;
+    if let Some(mut story) = current.and_then(|b| keys::decode::<StoryRecord>(&b).ok()) {
+        if !story.reported_by.iter().any(|f| f == feed) {
+            story.reported_by.push(feed.to_string());
+        }
+        trees.stories.insert(id.as_bytes(), keys::encode(&story))?;
+        if let Some(local) = opened.iter_mut().find(|s| s.alert_id == id) {
+            *local = story;
+        }
+    }
+    Ok(())
+}
+
+/// Queues a new story's alert for every sink whose route takes it, due now.
+fn queue_alerts(
+    trees: &CommitTrees<'_>,
+    new: &Alerting,
+    id: &str,
+    sequence: u64,
+    now: DateTime<Utc>,
+) -> TxResult<()> {
+    for sink in &new.sinks {
+        let alert = Alert {
+            id: id.to_string(),
+            sink: sink.clone(),
+            article: new.article.clone(),
+            verdict: new.verdict.clone(),
+            created: now,
+            attempts: 0,
+            next_attempt: now,
+            last_error: None,
+            held: false,
+        };
+        trees
+            .outbox
+            .insert(keys::outbox_key(sink, sequence), keys::encode(&alert))?;
+    }
+    Ok(())
+}
+
+/// The poll's feed state with `items_seen` advanced by what the poll stored. The count is
+/// the store's own, so a caller cannot reset it by passing a fresh state.
+fn counted_state(commit: &PollCommit<'_>, previous: Option<FeedState>, stored: usize) -> FeedState {
+    let mut state = commit.state.clone();
+    state.items_seen = previous.map_or(0, |p| p.items_seen) + stored as u64;
+    state
+}
+
+fn decode_u64(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}

@@ -1,0 +1,217 @@
+//! The outbox and what follows a delivery: due alerts per sink, sent records (which the
+//! flood guard counts), retries and the dead-letter list.
+
+use super::records::SentAlert;
+use super::{Store, StoreError, decode_all, io, keys, tx_error};
+use crate::model::Alert;
+use chrono::{DateTime, Utc};
+use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
+use std::convert::Infallible;
+
+impl Store {
+    /// Up to `limit` outbox entries for `sink` whose next attempt is due, oldest first.
+    /// Entries that cannot be decoded are moved aside to `dead` as raw bytes, not lost.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn due_alerts(
+        &self,
+        sink: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Alert)>, StoreError> {
+        let mut due = Vec::new();
+        for item in self.outbox.scan_prefix(keys::sink_prefix(sink)) {
+            let (key, value) = item.map_err(io("outbox scan"))?;
+            match keys::decode::<Alert>(&value) {
+                Ok(alert) if alert.next_attempt <= now => {
+                    due.push((key.to_vec(), alert));
+                    if due.len() >= limit {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(reason) => {
+                    tracing::error!(sink, %reason, "Undecodable outbox entry moved to the dead-letter list.");
+                    self.dead
+                        .insert(&key, value)
+                        .map_err(io("dead-letter write"))?;
+                    self.outbox.remove(&key).map_err(io("outbox remove"))?;
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// The number of entries waiting for `sink`, and when the earliest is due.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn pending(&self, sink: &str) -> Result<(usize, Option<DateTime<Utc>>), StoreError> {
+        let mut count = 0;
+        let mut earliest: Option<DateTime<Utc>> = None;
+        for item in self.outbox.scan_prefix(keys::sink_prefix(sink)) {
+            let (_, value) = item.map_err(io("outbox scan"))?;
+            count += 1;
+            if let Ok(alert) = keys::decode::<Alert>(&value) {
+                earliest = Some(earliest.map_or(alert.next_attempt, |e| e.min(alert.next_attempt)));
+            }
+        }
+        Ok((count, earliest))
+    }
+
+    /// Every alert waiting in the outbox, all sinks, oldest first per sink.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn pending_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        decode_all(&self.outbox, "outbox scan")
+    }
+
+    /// Every delivered alert with when it was sent.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn sent_alerts(&self) -> Result<Vec<SentAlert>, StoreError> {
+        decode_all(&self.sent, "sent scan")
+    }
+
+    /// Moves dead-lettered alerts back to the outbox, due now with a fresh attempt count
+    /// and age; `id` picks one alert id (on every sink it died on), `None` takes them all.
+    /// Returns how many were re-queued.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read or write failure.
+    pub fn retry_dead(&self, id: Option<&str>, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut moved = 0;
+        for item in self.dead.iter() {
+            let (key, value) = item.map_err(io("dead-letter scan"))?;
+            let Ok(mut alert) = keys::decode::<Alert>(&value) else {
+                continue;
+            };
+            if id.is_some_and(|id| id != alert.id) {
+                continue;
+            }
+            alert.attempts = 0;
+            alert.next_attempt = now;
+            alert.created = now;
+            alert.last_error = None;
+            let encoded = keys::encode(&alert);
+            (&self.outbox, &self.dead)
+                .transaction(|(outbox, dead)| {
+                    dead.remove(&key)?;
+                    outbox.insert(&key, encoded.as_slice())?;
+                    Ok::<_, ConflictableTransactionError<Infallible>>(())
+                })
+                .map_err(tx_error("dead-letter retry"))?;
+            moved += 1;
+        }
+        Ok(moved)
+    }
+
+    /// Records a delivery: the entry leaves the outbox and the alert id is marked sent.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a write failure (the alert may then be sent again, with the
+    /// same id).
+    pub fn mark_sent(
+        &self,
+        key: &[u8],
+        alert: &Alert,
+        at: DateTime<Utc>,
+        digest: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let sent_key = keys::sent_key(&alert.sink, &alert.id);
+        let record = keys::encode(&SentAlert {
+            alert: alert.clone(),
+            sent_at: at,
+            digest: digest.map(str::to_string),
+        });
+        (&self.outbox, &self.sent)
+            .transaction(|(outbox, sent)| {
+                outbox.remove(key)?;
+                sent.insert(sent_key.as_slice(), record.as_slice())?;
+                Ok::<_, ConflictableTransactionError<Infallible>>(())
+            })
+            .map_err(tx_error("mark sent"))
+    }
+
+    /// Messages a sink was sent since `since` (an alert alone, or one digest of several),
+    /// and when the oldest of them was sent.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn messages_sent_since(
+        &self,
+        sink: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(u32, Option<DateTime<Utc>>), StoreError> {
+        let mut count = 0;
+        let mut digests: Vec<String> = Vec::new();
+        let mut oldest: Option<DateTime<Utc>> = None;
+        for item in self.sent.scan_prefix(keys::sink_prefix(sink)) {
+            let (_, value) = item.map_err(io("sent scan"))?;
+            let Ok(sent) = keys::decode::<SentAlert>(&value) else {
+                continue;
+            };
+            if sent.sent_at < since {
+                continue;
+            }
+            oldest = Some(oldest.map_or(sent.sent_at, |o| o.min(sent.sent_at)));
+            match sent.digest {
+                Some(digest) if digests.contains(&digest) => {}
+                Some(digest) => {
+                    digests.push(digest);
+                    count += 1;
+                }
+                None => count += 1,
+            }
+        }
+        Ok((count, oldest))
+    }
+
+    /// Whether an alert id was delivered to a sink.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn was_sent(&self, sink: &str, alert_id: &str) -> Result<bool, StoreError> {
+        self.sent
+            .contains_key(keys::sent_key(sink, alert_id))
+            .map_err(io("sent lookup"))
+    }
+
+    /// Saves an entry after a failed attempt (attempts, next attempt, last error).
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a write failure.
+    pub fn update_alert(&self, key: &[u8], alert: &Alert) -> Result<(), StoreError> {
+        self.outbox
+            .insert(key, keys::encode(alert))
+            .map_err(io("outbox update"))?;
+        Ok(())
+    }
+
+    /// Moves an entry that ran out of attempts to the dead-letter list.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a write failure.
+    pub fn move_to_dead(&self, key: &[u8], alert: &Alert) -> Result<(), StoreError> {
+        let value = keys::encode(alert);
+        (&self.outbox, &self.dead)
+            .transaction(|(outbox, dead)| {
+                outbox.remove(key)?;
+                dead.insert(key, value.as_slice())?;
+                Ok::<_, ConflictableTransactionError<Infallible>>(())
+            })
+            .map_err(tx_error("dead-letter move"))
+    }
+
+    /// Every dead-lettered alert.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn dead_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        decode_all(&self.dead, "dead-letter scan")
+    }
+}

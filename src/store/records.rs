@@ -1,0 +1,84 @@
+//! The records the store keeps, as written to disk (see [`super::keys`] for where).
+
+use super::keys;
+use crate::model::{Alert, Article, Event, StoryKey, Verdict, alert_id};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An article as stored, with the verdict it was given when first seen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredArticle {
+    /// The article.
+    pub article: Article,
+    /// The verdict, if it was classified.
+    pub verdict: Option<Verdict>,
+    /// The alert it raised, or the alert of the story it joined.
+    pub alert_id: Option<String>,
+}
+
+impl StoredArticle {
+    /// Whether the article opened its story (raised the alert) rather than joining one: its
+    /// alert id is its own key's, under either key layout.
+    pub fn opened_story(&self) -> bool {
+        let Some(id) = &self.alert_id else {
+            return false;
+        };
+        keys::article_keys(&self.article, true).any(|key| *id == alert_id(&key))
+    }
+}
+
+/// What stands in for a pruned article: only its key matters.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Tombstone {
+    pub(super) pruned: bool,
+}
+
+/// Counts and size of a store.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreStats {
+    /// Bytes on disk (sled's own figure).
+    pub size_on_disk: u64,
+    /// Articles, pruned ones included (as tombstones).
+    pub articles: usize,
+    /// Feeds with recorded state.
+    pub feeds: usize,
+    /// Stories recently alerted.
+    pub stories: usize,
+    /// Alerts waiting to be sent, all sinks.
+    pub pending: usize,
+    /// Sent-alert records.
+    pub sent: usize,
+    /// Dead-lettered alerts.
+    pub dead: usize,
+}
+
+/// A delivered alert and when its sink accepted it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SentAlert {
+    /// The alert as sent.
+    pub alert: Alert,
+    /// When the sink answered 2xx.
+    pub sent_at: DateTime<Utc>,
+    /// The digest it went out in, if it did not go out alone.
+    #[serde(default)]
+    pub digest: Option<String>,
+}
+
+/// A story that has alerted: later relevant articles about the same event join it instead
+/// of alerting again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoryRecord {
+    /// The alert the story raised.
+    pub alert_id: String,
+    /// When the story first alerted.
+    pub first_seen: DateTime<Utc>,
+    /// The event kind, which a joining article must share.
+    pub event: Option<Event>,
+    /// The first article's story key (see [`super::Alerting::story`]).
+    #[serde(flatten)]
+    pub key: StoryKey,
+    /// Fingerprint of the first article's canonical link.
+    pub link: Option<u64>,
+    /// Feeds that carried it, first one first.
+    pub reported_by: Vec<String>,
+}
