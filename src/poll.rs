@@ -5,9 +5,11 @@
 //! feed and never contains a URL query (which may carry a token).
 
 use crate::config::{FeedConfig, PollConfig};
+use crate::http::{client_builder, error_chain, retry_after};
+use crate::redact::display_url;
 use reqwest::StatusCode;
 use reqwest::header::{
-    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
+    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
 };
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -135,15 +137,11 @@ impl Poller {
     /// # Errors
     /// When the TLS backend cannot be initialised.
     pub fn new(config: &PollConfig) -> Result<Poller, PollError> {
-        let client = reqwest::Client::builder()
-            .user_agent(crate::USER_AGENT)
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
+        let client = client_builder(config.timeout, config.connect_timeout)
             // A server that sends one byte now and then never trips the total timeout on
             // its own quickly enough to free the slot; this catches the drip.
             .read_timeout(config.timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(90))
-            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| PollError::Request {
                 feed: "(client)".into(),
@@ -220,7 +218,7 @@ impl Poller {
             if visited.contains(&next) {
                 return Err(redirect_error(format!(
                     "redirect loop back to {}",
-                    crate::config::display_url(&next)
+                    display_url(&next)
                 )));
             }
             if visited.len() > MAX_REDIRECTS {
@@ -348,31 +346,4 @@ pub fn cache_max_age(headers: &HeaderMap) -> Option<Duration> {
         .filter_map(|(_, seconds)| seconds.trim().trim_matches('"').parse::<u64>().ok())
         .max()
         .map(Duration::from_secs)
-}
-
-/// `Retry-After` as seconds or an HTTP date.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
-}
-
-/// An error and its causes on one line, e.g. "error sending request: connection refused".
-/// Callers pass errors already stripped of URLs.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
 }

@@ -35,19 +35,8 @@ use rustc_hash::FxHashMap;
 use std::path::Path;
 use text::{english_stemmer, stem_word, tokenize};
 
-/// The profile used when the config names none.
-pub const DEFAULT_PROFILE: &str = "us-iran";
-/// Profiles compiled into the binary.
-pub const BUILTIN_PROFILES: &[&str] = &["us-iran"];
-
-/// The text of a built-in profile, generated from `corpus/us-iran` by
-/// `parleyd profile build corpus/us-iran -o profiles/us-iran.toml`.
-pub fn builtin_profile_text(name: &str) -> Option<&'static str> {
-    match name {
-        "us-iran" => Some(include_str!("../../profiles/us-iran.toml")),
-        _ => None,
-    }
-}
+/// The built-in profiles' registry, re-exported where the classifier's users look for it.
+pub use crate::profiles::{BUILTIN_PROFILES, DEFAULT_PROFILE, builtin_profile_text};
 
 /// A built-in profile by name.
 ///

@@ -65,12 +65,12 @@ pub(super) fn check_config(path: &Path) -> Result<ExitCode> {
                 format!("stdout ({})", if *json { "json" } else { "text" })
             }
             SinkKind::Slack { url, .. } => format!("slack, URL from {}", url.origin()),
-            SinkKind::Webhook { url, secret } => {
+            SinkKind::Webhook { url, signing_key } => {
                 let host = url::Url::parse(url.expose())
                     .ok()
                     .and_then(|u| u.host_str().map(String::from))
                     .unwrap_or_default();
-                let signed = secret
+                let signed = signing_key
                     .as_ref()
                     .map(|s| format!(", signed with the secret from {}", s.origin()))
                     .unwrap_or_default();

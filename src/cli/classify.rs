@@ -96,7 +96,7 @@ pub(super) fn preview(target: &str, profile: Option<&Path>) -> Result<ExitCode> 
         }
     };
     let feed = parleyd::config::FeedConfig {
-        name: parleyd::config::display_url(&url),
+        name: parleyd::redact::display_url(&url),
         url,
         interval: parleyd::config::DEFAULT_INTERVAL,
         alert_on_first_poll: false,

@@ -10,7 +10,9 @@ pub mod opml;
 mod secret;
 mod validate;
 
-pub use secret::Secret;
+/// URL redaction lives in [`crate::redact`]; this name stays for the callers that use it here.
+pub use crate::redact::display_url;
+pub use secret::{Secret, SigningKey};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -214,15 +216,6 @@ impl FeedConfig {
     }
 }
 
-/// A URL as safe to log: scheme, host, port and path; never user info or the query.
-pub fn display_url(url: &Url) -> String {
-    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
-    match url.host_str() {
-        Some(host) => format!("{}://{host}{port}{}", url.scheme(), url.path()),
-        None => format!("{}://{}", url.scheme(), url.path()),
-    }
-}
-
 /// One `[[sinks]]` entry.
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
@@ -292,8 +285,8 @@ pub enum SinkKind {
     Webhook {
         /// The receiver's URL (treated as a secret, since such URLs often carry tokens).
         url: Secret,
-        /// A Standard Webhooks signing secret (`whsec_` + base64), if the receiver verifies.
-        secret: Option<Secret>,
+        /// The Standard Webhooks signing key (`secret = "whsec_…"`), if the receiver verifies.
+        signing_key: Option<SigningKey>,
     },
 }
 

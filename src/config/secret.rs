@@ -1,6 +1,9 @@
-//! Secret values (webhook URLs, tokens) and `${VAR}` resolution from the environment.
+//! Secret values (webhook URLs, tokens, signing keys) and `${VAR}` resolution from the
+//! environment.
 
+use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
 use std::fmt;
 
 /// A value that must never reach a log line or an error message. `Debug` and `Display` show
@@ -40,6 +43,48 @@ impl fmt::Debug for Secret {
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "[secret from {}]", self.origin)
+    }
+}
+
+/// A Standard Webhooks signing key, decoded from `whsec_` + base64 once, when the config
+/// loads, and kept as an HMAC-SHA256 already keyed with it. `Debug` shows only where the
+/// secret came from.
+#[derive(Clone)]
+pub struct SigningKey {
+    mac: Hmac<Sha256>,
+    origin: String,
+}
+
+impl SigningKey {
+    /// Decodes a `whsec_` secret; `None` if it is not `whsec_` followed by non-empty base64.
+    pub fn decode(secret: &Secret) -> Option<SigningKey> {
+        use base64::Engine;
+        let encoded = secret.expose().strip_prefix("whsec_")?;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()
+            .filter(|key| !key.is_empty())?;
+        Some(SigningKey {
+            // HMAC accepts keys of any length, so this never fails for a decoded key.
+            mac: Hmac::new_from_slice(&key).ok()?,
+            origin: secret.origin().to_string(),
+        })
+    }
+
+    /// A fresh HMAC-SHA256 keyed with the secret, ready for the message.
+    pub fn mac(&self) -> Hmac<Sha256> {
+        self.mac.clone()
+    }
+
+    /// Where the secret came from, safe to print.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey(from {})", self.origin)
     }
 }
 
@@ -167,6 +212,16 @@ mod tests {
                 .contains("CREDENTIALS_DIRECTORY")
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn malformed_signing_secrets_are_refused() {
+        let decode = |value: &str| SigningKey::decode(&Secret::new(value.into(), "$S".into()));
+        assert!(decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_none());
+        assert!(decode("whsec_not base64!").is_none());
+        assert!(decode("whsec_").is_none());
+        let key = decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        assert_eq!(format!("{key:?}"), "SigningKey(from $S)");
     }
 
     #[test]

@@ -10,9 +10,9 @@ pub mod slack;
 pub mod stdout;
 pub mod webhook;
 
-use crate::config::{DeliveryConfig, SinkConfig, SinkKind};
+use crate::config::{DeliveryConfig, SigningKey, SinkConfig, SinkKind};
+use crate::http::{client_builder, error_chain, retry_after};
 use crate::model::Alert;
-use crate::poll::{error_chain, retry_after};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -33,9 +33,24 @@ pub struct DeliveryError {
     /// Sink name.
     pub sink: String,
     /// What went wrong.
-    pub reason: String,
+    pub reason: DeliveryFailure,
     /// How long the receiver asked us to wait.
     pub retry_after: Option<Duration>,
+}
+
+/// The causes of a failed delivery attempt. Each prints its cause once, without a URL.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryFailure {
+    /// The request did not complete (connection, TLS, timeout, body); the error is already
+    /// stripped of its URL.
+    #[error("{}", error_chain(.0))]
+    Request(reqwest::Error),
+    /// The receiver answered with a status other than 2xx.
+    #[error("the receiver answered HTTP {0}")]
+    Status(u16),
+    /// Writing to standard output failed.
+    #[error("cannot write to standard output: {0}")]
+    Stdout(std::io::Error),
 }
 
 /// What one delivery round did for one sink.
@@ -72,13 +87,9 @@ impl Notifier {
     /// # Errors
     /// When the TLS backend cannot be initialised.
     pub fn new(config: &DeliveryConfig) -> Result<Notifier, NotifierError> {
-        let client = reqwest::Client::builder()
-            .user_agent(crate::USER_AGENT)
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            // A redirect from a webhook endpoint means a misconfiguration; following it
-            // would resend the alert somewhere the user did not choose.
-            .redirect(reqwest::redirect::Policy::none())
+        // A redirect from a webhook endpoint means a misconfiguration; following it would
+        // resend the alert somewhere the user did not choose (the builder follows none).
+        let client = client_builder(config.timeout, config.timeout.min(Duration::from_secs(10)))
             .build()
             .map_err(|err| NotifierError {
                 reason: error_chain(&err.without_url()),
@@ -108,9 +119,9 @@ impl Notifier {
                 let body = slack::payload(alert, also_reported_by, mention.as_deref());
                 self.post(sink, url.expose(), &body, &alert.id, None).await
             }
-            SinkKind::Webhook { url, secret } => {
+            SinkKind::Webhook { url, signing_key } => {
                 let body = webhook::payload(alert, also_reported_by);
-                self.post(sink, url.expose(), &body, &alert.id, secret.as_ref())
+                self.post(sink, url.expose(), &body, &alert.id, signing_key.as_ref())
                     .await
             }
         }
@@ -122,9 +133,9 @@ impl Notifier {
         url: &str,
         body: &serde_json::Value,
         id: &str,
-        signing_secret: Option<&crate::config::Secret>,
+        signing_key: Option<&SigningKey>,
     ) -> Result<(), DeliveryError> {
-        let failure = |reason: String, retry_after: Option<Duration>| DeliveryError {
+        let failure = |reason: DeliveryFailure, retry_after: Option<Duration>| DeliveryError {
             sink: sink.name.clone(),
             reason,
             retry_after,
@@ -138,24 +149,21 @@ impl Notifier {
             .header("content-type", "application/json")
             .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string());
-        if let Some(secret) = signing_secret {
-            let signature = webhook::signature(secret.expose(), id, timestamp, body.as_bytes());
+        if let Some(key) = signing_key {
+            let signature = webhook::signature(key, id, timestamp, body.as_bytes());
             request = request.header("webhook-signature", signature);
         }
         let response = request
             .body(body)
             .send()
             .await
-            .map_err(|err| failure(error_chain(&err.without_url()), None))?;
+            .map_err(|err| failure(DeliveryFailure::Request(err.without_url()), None))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
         }
         let wait = retry_after(response.headers());
-        Err(failure(
-            format!("the receiver answered HTTP {}", status.as_u16()),
-            wait,
-        ))
+        Err(failure(DeliveryFailure::Status(status.as_u16()), wait))
     }
 
     /// Delivers every due outbox entry of one sink, oldest first. Stops at the first
@@ -285,9 +293,9 @@ impl Notifier {
                 let body = slack::digest_payload(alerts, mention.as_deref());
                 self.post(sink, url.expose(), &body, digest_id, None).await
             }
-            SinkKind::Webhook { url, secret } => {
+            SinkKind::Webhook { url, signing_key } => {
                 let body = webhook::digest_payload(digest_id, alerts);
-                self.post(sink, url.expose(), &body, digest_id, secret.as_ref())
+                self.post(sink, url.expose(), &body, digest_id, signing_key.as_ref())
                     .await
             }
         }
@@ -328,7 +336,7 @@ impl Notifier {
         report: &mut DeliveryReport,
     ) -> Result<(), StoreError> {
         alert.attempts += 1;
-        alert.last_error = Some(err.reason.clone());
+        alert.last_error = Some(err.reason.to_string());
         if alert.attempts >= self.config.max_attempts {
             store.move_to_dead(key, alert)?;
             report.dead += 1;
@@ -424,7 +432,7 @@ fn digest_id(alerts: &[Alert]) -> String {
 fn stdout_error(sink: &SinkConfig, err: std::io::Error) -> DeliveryError {
     DeliveryError {
         sink: sink.name.clone(),
-        reason: format!("cannot write to standard output: {err}"),
+        reason: DeliveryFailure::Stdout(err),
         retry_after: None,
     }
 }

@@ -101,9 +101,9 @@ impl Walker<'_> {
             self.check_keys(table, "classifier", CLASSIFIER_KEYS);
         }
         let profile = match self.string(table, "classifier", "profile") {
-            None => ProfileSource::Builtin(crate::classify::DEFAULT_PROFILE.to_string()),
+            None => ProfileSource::Builtin(crate::profiles::DEFAULT_PROFILE.to_string()),
             Some(raw) => match raw.strip_prefix("builtin:") {
-                Some(name) if crate::classify::builtin_profile_text(name).is_some() => {
+                Some(name) if crate::profiles::builtin_profile_text(name).is_some() => {
                     ProfileSource::Builtin(name.to_string())
                 }
                 Some(name) => {
@@ -111,10 +111,10 @@ impl Walker<'_> {
                         "classifier.profile",
                         format!(
                             "no built-in profile `{name}` (built in: {})",
-                            crate::classify::BUILTIN_PROFILES.join(", ")
+                            crate::profiles::BUILTIN_PROFILES.join(", ")
                         ),
                     );
-                    ProfileSource::Builtin(crate::classify::DEFAULT_PROFILE.to_string())
+                    ProfileSource::Builtin(crate::profiles::DEFAULT_PROFILE.to_string())
                 }
                 None => {
                     let path = self.resolve_path(&raw);

@@ -3,7 +3,7 @@
 
 use super::Walker;
 use super::keys::{SINK_KEYS, SINK_KINDS};
-use crate::config::secret::Secret;
+use crate::config::secret::{Secret, SigningKey};
 use crate::config::{DEFAULT_SLACK_FLOOD, Flood, Route, SinkConfig, SinkKind};
 use toml::{Table, Value};
 use url::Url;
@@ -73,8 +73,8 @@ impl Walker<'_> {
                         let mention = self.mention(table, &prefix);
                         url.map(|url| SinkKind::Slack { url, mention })
                     } else {
-                        let secret = self.signing_secret(table, &prefix);
-                        url.map(|url| SinkKind::Webhook { url, secret })
+                        let signing_key = self.signing_key(table, &prefix);
+                        url.map(|url| SinkKind::Webhook { url, signing_key })
                     }
                 }
                 other => {
@@ -204,13 +204,14 @@ impl Walker<'_> {
     }
 
     /// A Standard Webhooks signing secret: `whsec_` followed by base64, from the
-    /// environment. The message on error never shows the value.
-    fn signing_secret(&mut self, table: &Table, prefix: &str) -> Option<Secret> {
+    /// environment, decoded here once. The message on error never shows the value.
+    fn signing_key(&mut self, table: &Table, prefix: &str) -> Option<SigningKey> {
         if !table.contains_key("secret") {
             return None;
         }
         let secret = self.secret(table, prefix, "secret")?;
-        if crate::notify::webhook::decode_secret(secret.expose()).is_none() {
+        let key = SigningKey::decode(&secret);
+        if key.is_none() {
             self.problem(
                 format!("{prefix}.secret"),
                 format!(
@@ -218,9 +219,8 @@ impl Walker<'_> {
                     secret.origin()
                 ),
             );
-            return None;
         }
-        Some(secret)
+        key
     }
 
     /// The URL of a slack or webhook sink: resolved from the environment, checked to be
