@@ -219,9 +219,18 @@ async fn sighup_reloads_the_config_and_an_invalid_one_keeps_the_old() {
         .await,
         "the added feed was never polled"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Counted once feed b has polled again (1s later), so a poll of feed a still in flight
+    // at the reload has finished; then watched for three more of b's 1s intervals (at least
+    // 2.7 s with jitter), in which feed a, also on 1s, would have polled again.
+    let b_polls = || server.requests("/b.xml").len();
+    let b_first = b_polls();
+    assert!(eventually(Duration::from_secs(20), || b_polls() > b_first).await);
     let a_after_reload = server.requests("/a.xml").len();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let b_then = b_polls();
+    assert!(
+        eventually(Duration::from_secs(20), || b_polls() >= b_then + 3).await,
+        "feed b stopped polling"
+    );
     assert_eq!(
         server.requests("/a.xml").len(),
         a_after_reload,
@@ -278,8 +287,18 @@ async fn a_429_quiets_every_feed_on_that_host() {
         .await
     );
     let throttled_at = server.requests("/busy.xml")[0].at;
-    // Long enough for the calm feed to have polled twice on its own 1s schedule.
-    tokio::time::sleep(Duration::from_millis(4500)).await;
+    // Until the calm feed polls again after the 429: on its own 1s schedule that would be
+    // a second later, so when it does says how long the host was quiet.
+    assert!(
+        eventually(Duration::from_secs(20), || server
+            .requests("/calm.xml")
+            .iter()
+            .any(
+                |r| r.at.duration_since(throttled_at) > Duration::from_millis(200)
+            ))
+        .await,
+        "the calm feed was never polled again"
+    );
     child.start_kill().unwrap();
     child.wait().await.unwrap();
     let next_calm = server

@@ -199,7 +199,9 @@ async fn an_alert_older_than_max_age_is_dead_lettered_not_sent() {
         "the first attempt fails: {}",
         first.stderr
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    // The alert is too old once `max_age` (1 s) has passed since it was queued.
+    let queued = dir.read_store(|store| store.pending_alerts().unwrap()[0].created);
+    sleep_past(queued + chrono::Duration::seconds(1)).await;
     let second = once(&config, &[]).await;
     assert_eq!(second.code, Some(1), "{}", second.stderr);
     assert!(
@@ -334,7 +336,12 @@ async fn a_flood_is_capped_and_the_excess_arrives_as_one_digest() {
     );
     assert!(run.stderr.contains("Flood guard"), "{}", run.stderr);
 
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // The window (2 s) is empty again once the last message sent in it has left it.
+    let last = dir.read_store(|store| {
+        let sent = store.sent_alerts().unwrap();
+        sent.iter().map(|s| s.sent_at).max().unwrap()
+    });
+    sleep_past(last + chrono::Duration::seconds(2)).await;
     let run = once(&config, &[]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let received = receiver.received();

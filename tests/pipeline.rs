@@ -365,8 +365,10 @@ url = "${{SLACK_URL}}"
     let first = once(&config, &[("SLACK_URL", slack.as_str())]).await;
     assert_eq!(first.code, Some(1), "a failed delivery makes `once` exit 1");
     assert!(first.stderr.contains("HTTP 500"), "{}", first.stderr);
-    // The retry is due after the back-off (2 s base, jitter to as little as half).
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // The retry is due after the back-off (2 s base, jitter to as little as half), at the
+    // time the store recorded for it.
+    let due = dir.read_store(|store| store.pending_alerts().unwrap()[0].next_attempt);
+    sleep_past(due).await;
     let second = once(&config, &[("SLACK_URL", slack.as_str())]).await;
     assert_eq!(second.code, Some(0), "{}", second.stderr);
     let received = receiver.received();

@@ -222,4 +222,24 @@ mod tests {
         let fast = next_poll_delay(&feed(1), &poll, &FeedState::default(), None);
         assert_eq!(fast, Duration::from_secs(30), "the floor");
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_host_that_asked_for_quiet_gets_it_exactly_and_only_it() {
+        let hosts = Hosts::new(2);
+        hosts.slow_down("busy.example", Duration::from_secs(3));
+        // A shorter request later does not cut the quiet short.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        hosts.slow_down("busy.example", Duration::from_secs(1));
+        let until = hosts.quiet_until("busy.example").expect("quiet");
+        assert_eq!(until - tokio::time::Instant::now(), Duration::from_secs(2));
+        assert_eq!(hosts.quiet_until("calm.example"), None, "other hosts go on");
+        tokio::time::advance(Duration::from_millis(1999)).await;
+        assert!(hosts.quiet_until("busy.example").is_some());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(
+            hosts.quiet_until("busy.example"),
+            None,
+            "over at exactly 3 s"
+        );
+    }
 }

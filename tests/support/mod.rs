@@ -398,6 +398,25 @@ impl TestDir {
         std::fs::write(&path, text).unwrap();
         path
     }
+
+    /// Reads this folder's store between runs of parleyd: sled lets one process in at a
+    /// time, so the store is closed again before this returns.
+    pub fn read_store<T>(&self, read: impl FnOnce(&parleyd::Store) -> T) -> T {
+        let store = parleyd::Store::open(
+            &self.path().join("store"),
+            parleyd::config::DEFAULT_CACHE_CAPACITY,
+        )
+        .expect("the store opens while no parleyd runs");
+        read(&store)
+    }
+}
+
+/// Sleeps until the wall clock, which a `parleyd` child reads, is past `at`. A test that
+/// waits for a back-off or a window waits this way, to the moment the store recorded,
+/// instead of for a fixed time with a margin.
+pub async fn sleep_past(at: chrono::DateTime<chrono::Utc>) {
+    let wait = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(1)).await;
 }
 
 /// An RSS 2.0 document with these (guid, title, description) items, all dated now.
