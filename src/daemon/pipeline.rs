@@ -1,5 +1,7 @@
-//! One feed's poll, end to end: fetch → parse → classify the articles not yet stored → one
-//! store commit → flush (only when it queued alerts); and one sink's delivery round.
+//! One feed's poll, end to end, and one sink's delivery round.
+//!
+//! A poll goes fetch → parse → classify the articles not yet stored → one store commit →
+//! flush (only when it queued alerts).
 
 use super::StartError;
 use crate::classify::Classifier;
@@ -9,7 +11,9 @@ use crate::notify::{DeliveryReport, Notifier};
 use crate::parse::{ParseError, ParsedFeed, Source, parse_feed};
 use crate::poll::{Fetched, PollError, Poller, Validators};
 use crate::server::StatusView;
-use crate::store::{Alerting, FeedState, NewArticle, NewBody, PollCommit, Store, StoreError};
+use crate::store::{
+    Alerting, CommitOutcome, FeedState, NewArticle, NewBody, PollCommit, Store, StoreError,
+};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -174,25 +178,8 @@ impl Pipeline {
         let new_articles = self
             .new_articles(parsed.articles, state.first_poll_done)
             .map_err(store_error(feed))?;
-        let may_alert = state.first_poll_done || feed.alert_on_first_poll;
-        let oldest_alertable = now
-            - chrono::Duration::from_std(self.config.poll.max_article_age)
-                .unwrap_or(chrono::Duration::days(2));
-        let mut relevant = 0;
-        let articles: Vec<NewArticle> = new_articles
-            .into_iter()
-            .map(|article| {
-                let verdict = self.classifier.classify_article(&article);
-                relevant += usize::from(verdict.relevant);
-                let alert =
-                    verdict.relevant && may_alert && article.effective_time() >= oldest_alertable;
-                self.judged(article, verdict, alert)
-            })
-            .collect();
+        let (articles, relevant) = self.classify_new(feed, state, new_articles, now);
         let new = articles.len();
-        if !state.first_poll_done && !feed.alert_on_first_poll && relevant > 0 {
-            tracing::info!(feed = %feed.name, relevant, "First poll of this feed: its backlog is stored without alerting.");
-        }
         let moved_to = body.final_url.as_ref().map(crate::config::display_url);
         if moved_to.is_some() && moved_to != state.moved_to {
             tracing::warn!(feed = %feed.name, moved_to = moved_to.as_deref().unwrap_or(""), "Feed redirects elsewhere; update its url in the config.");
@@ -212,13 +199,10 @@ impl Pipeline {
             story_window: STORY_WINDOW,
             now,
         };
-        let outcome = self.store.commit_poll(&commit).map_err(store_error(feed))?;
-        // An alert is sent only once its outbox entry is on disk. A commit that queued
-        // nothing can wait for sled's background flush: if it is lost in a crash, the feed
-        // state (ETag, body hash) is lost with it and the next poll reads the items again.
-        if !outcome.queued.is_empty() {
-            self.store.flush().await.map_err(store_error(feed))?;
-        }
+        let outcome = self
+            .commit_durably(&commit)
+            .await
+            .map_err(store_error(feed))?;
         Ok(FeedReport {
             unchanged: false,
             items,
@@ -227,6 +211,49 @@ impl Pipeline {
             queued: outcome.queued.len(),
             joined_story: outcome.joined_story,
         })
+    }
+
+    /// Classifies a poll's new articles and decides which alert: relevant ones do, unless
+    /// they are a first poll's backlog or older than `poll.max_article_age`. Returns them
+    /// with how many were relevant.
+    fn classify_new(
+        &self,
+        feed: &FeedConfig,
+        state: &FeedState,
+        articles: Vec<Article>,
+        now: DateTime<Utc>,
+    ) -> (Vec<NewArticle>, usize) {
+        let may_alert = state.first_poll_done || feed.alert_on_first_poll;
+        let oldest_alertable = now
+            - chrono::Duration::from_std(self.config.poll.max_article_age)
+                .unwrap_or(chrono::Duration::days(2));
+        let mut relevant = 0;
+        let judged = articles
+            .into_iter()
+            .map(|article| {
+                let verdict = self.classifier.classify_article(&article);
+                relevant += usize::from(verdict.relevant);
+                let alert =
+                    verdict.relevant && may_alert && article.effective_time() >= oldest_alertable;
+                self.judged(article, verdict, alert)
+            })
+            .collect();
+        if !may_alert && relevant > 0 {
+            tracing::info!(feed = %feed.name, relevant, "First poll of this feed: its backlog is stored without alerting.");
+        }
+        (judged, relevant)
+    }
+
+    /// Commits a poll, and flushes when it queued alerts. An alert is sent only once its
+    /// outbox entry is on disk. A commit that queued nothing can wait for sled's background
+    /// flush: if it is lost in a crash, the feed state (ETag, body hash) is lost with it and
+    /// the next poll reads the items again.
+    async fn commit_durably(&self, commit: &PollCommit<'_>) -> Result<CommitOutcome, StoreError> {
+        let outcome = self.store.commit_poll(commit)?;
+        if !outcome.queued.is_empty() {
+            self.store.flush().await?;
+        }
+        Ok(outcome)
     }
 
     /// A classified article, ready to commit: an alerting one carries its routes and story

@@ -1,5 +1,6 @@
-//! A config reload: a new pipeline for the new config on the running store, so feeds that
-//! stay keep their state. The running tasks are swapped by [`super::run`].
+//! A config reload: a new pipeline for the new config on the running store.
+//!
+//! Feeds that stay keep their state; [`super::run`] swaps the running tasks.
 
 use super::StartError;
 use super::pipeline::Pipeline;

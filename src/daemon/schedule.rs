@@ -1,5 +1,7 @@
-//! When a feed is next polled (interval, server hints, back-off, `Retry-After`, jitter),
-//! and per-host politeness: fetches in flight per host, and quiet periods a host asked for.
+//! When a feed is next polled, and per-host politeness.
+//!
+//! The delay comes from the interval, server hints, back-off, `Retry-After` and jitter;
+//! politeness is a limit on fetches in flight per host and quiet periods a host asked for.
 
 use super::pipeline::{FeedError, FeedReport, Pipeline};
 use crate::config::{FeedConfig, PollConfig};

@@ -1,6 +1,8 @@
-//! The long-running tasks of one config generation: a loop per feed (wait for its
-//! schedule, poll, wake the sinks) and a loop per sink (deliver what is due, then sleep until
-//! the next entry is due or a poll queues one); and the one poll path `once` shares with them.
+//! The long-running feed and delivery loops of one config generation.
+//!
+//! A loop per feed waits for its schedule, polls and wakes the sinks; a loop per sink
+//! delivers what is due, then sleeps until the next entry is due or a poll queues one. The
+//! one poll path (permits, poll, log, schedule) is shared with `once`.
 
 use super::pipeline::{FeedError, FeedReport, Pipeline};
 use super::schedule::{Hosts, host_of, recorded_wait, schedule_next, throttled};

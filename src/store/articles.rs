@@ -1,5 +1,6 @@
-//! Reading stored articles back, and pruning what is past retention (articles leave a
-//! tombstone, so a pruned article is never taken for new again).
+//! Reading stored articles back, and pruning what is past retention.
+//!
+//! A pruned article leaves a tombstone, so it is never taken for new again.
 
 use super::records::{SentAlert, StoredArticle, StoryRecord, Tombstone};
 use super::{Store, StoreError, decode_all, io, keys};

@@ -1,6 +1,7 @@
-//! One poll's commit: its quiet articles in one batch, then its alerting articles, the
-//! stories they open or join, their outbox entries and the feed's state in one transaction
-//! (see the module documentation of [`super`]). The story-matching rule lives here for now.
+//! One poll's commit, and (for now) the story-matching rule.
+//!
+//! Quiet articles go in one batch; alerting articles, the stories they open or join, their
+//! outbox entries and the feed's state in one transaction (see [`super`]).
 
 use super::keys;
 use super::records::{StoredArticle, StoryRecord};
@@ -325,17 +326,11 @@ fn apply_commit(
         let sequence = next_sequence.next().copied().unwrap_or_default();
         let event = new.verdict.event;
         let link = new.article.link.as_deref().map(link_fingerprint);
-        let joins = |story: &&StoryRecord| {
-            (link.is_some() && story.link == link)
-                || (story.event == event && story.key.same_story(&new.story))
-        };
-        let existing = stories
+        let open_stories = stories
             .iter()
             .filter(|story| commit.now - story.first_seen <= window)
-            .chain(opened.iter())
-            .find(joins)
-            .map(|s| s.alert_id.clone());
-        match existing {
+            .chain(opened.iter());
+        match joined_story(open_stories, new, link) {
             Some(id) => {
                 join_story(trees, &id, &new.article.feed, &mut opened)?;
                 stored.alert_id = Some(id);
@@ -370,6 +365,21 @@ fn apply_commit(
         .feeds
         .insert(commit.feed_url.as_bytes(), keys::encode(&state))?;
     Ok((outcome, !opened.is_empty()))
+}
+
+/// The alert id of the story `new` joins, if any: one with the same canonical link, or
+/// with the same event kind and a headline the story keys call the same story.
+fn joined_story<'s>(
+    mut stories: impl Iterator<Item = &'s StoryRecord>,
+    new: &Alerting,
+    link: Option<u64>,
+) -> Option<String> {
+    stories
+        .find(|story| {
+            (link.is_some() && story.link == link)
+                || (story.event == new.verdict.event && story.key.same_story(&new.story))
+        })
+        .map(|story| story.alert_id.clone())
 }
 
 /// Adds a feed to a story already alerted. The story is re-read inside the transaction:

@@ -1,4 +1,4 @@
-//! What the store remembers about a feed between polls, and how each kind of poll changes it.
+//! What the store remembers about a feed, and how each kind of poll changes it.
 //!
 //! The daemon never edits a [`FeedState`] field by field: a poll ends in one of the
 //! transitions below, so what "success", "failure" and "unchanged" mean is written once.

@@ -1,5 +1,4 @@
-//! Schema versions: a new store is stamped with the current one, a schema 1 store is
-//! migrated in place, and anything else is refused.
+//! Schema versions: stamp a new store, migrate a schema 1 store, refuse anything else.
 
 use super::records::StoredArticle;
 use super::{SCHEMA_VERSION, StoreError, keys};

@@ -7,7 +7,7 @@
 //! poll redoes because the feed state (ETag, body hash) was lost with it. Transaction
 //! closures only read and write the trees: sled may run them more than once.
 //!
-//! One file per job: [`keys`] (the on-disk layout table and value codec), `records` (what
+//! One file per job: `keys` (the on-disk layout table and value codec), `records` (what
 //! is stored), `feed` (a feed's state and its transitions), `commit` (a poll's commit and
 //! the story rule), `outbox` (delivery bookkeeping), `articles` (reads and pruning) and
 //! `migrate` (schema versions).

@@ -1,5 +1,7 @@
-//! The outbox and what follows a delivery: due alerts per sink, sent records (which the
-//! flood guard counts), retries and the dead-letter list.
+//! The outbox and what follows a delivery.
+//!
+//! Due alerts per sink, sent records (which the flood guard counts), retries and the
+//! dead-letter list.
 
 use super::records::SentAlert;
 use super::{Store, StoreError, decode_all, io, keys, tx_error};
