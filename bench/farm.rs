@@ -1,7 +1,7 @@
 //! The load-benchmark feed farm: N news feeds of M items on loopback, with ground truth,
 //! conditional GET, gzip, new items on demand, fault modes, and a webhook receiver.
 //!
-//! `cargo run --release --example farm -- serve --feeds 1000 --items 50 --dir target/farm`
+//! `cargo run --release -p parleyd-bench --bin farm -- serve --feeds 1000 --items 50 --dir target/farm`
 //! writes `urls.txt` and `feeds.toml` into the directory and serves until killed.
 //! `farm floor --urls target/farm/urls.txt` measures the single-core floor: fetch, gunzip
 //! and XML-scan every body, nothing else. See BENCHMARKS.md for how `bench/run.sh` uses both.

@@ -20,9 +20,9 @@ OUT=$PWD/target/bench/${FEEDS}x${ITEMS}
 CTL=http://127.0.0.1:$PORT/control
 rm -rf "$OUT"
 mkdir -p "$OUT"
-cargo build --release --locked --bin parleyd --example farm
+cargo build --release --locked -p parleyd -p parleyd-bench --bin parleyd --bin farm
 PARLEYD=$PWD/target/release/parleyd
-FARM=$PWD/target/release/examples/farm
+FARM=$PWD/target/release/farm
 RESULTS=$OUT/results.jsonl
 FARM_PID=
 trap '[ -n "$FARM_PID" ] && kill $FARM_PID 2>/dev/null; true' EXIT

@@ -24,8 +24,8 @@ OUT=$PWD/target/soak
 CTL=http://127.0.0.1:$PORT/control
 rm -rf "$OUT"
 mkdir -p "$OUT"
-cargo build --release --locked --bin parleyd --example farm
-"$PWD/target/release/examples/farm" serve --feeds "$FEEDS" --items 20 --port "$PORT" \
+cargo build --release --locked -p parleyd -p parleyd-bench --bin parleyd --bin farm
+"$PWD/target/release/farm" serve --feeds "$FEEDS" --items 20 --port "$PORT" \
   --faults "$FAULTS" --dir "$OUT" > "$OUT/farm.log" 2>&1 &
 FARM=$!
 trap 'kill $FARM ${DAEMON:-} 2>/dev/null; true' EXIT

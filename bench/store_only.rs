@@ -1,9 +1,9 @@
 //! The store's share of a cold start, alone: commits FEEDS polls of ITEMS new, classified
 //! articles into a fresh store (feed after feed, as a cold `once` does), then flushes.
 //!
-//!     cargo build --release --example store_only
+//!     cargo build --release --locked -p parleyd-bench --bin store_only
 //!     /usr/bin/time -f '%e s wall, %U s user, %S s sys, %M KB' \
-//!         target/release/examples/store_only [FEEDS [ITEMS]]     # default 1000 x 50
+//!         target/release/store_only [FEEDS [ITEMS]]     # default 1000 x 50
 //!
 //! No HTTP, parsing or classifying is timed: the articles and their verdicts are built
 //! before the clock starts. BENCHMARKS.md compares the result with the load benchmark's
