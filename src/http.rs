@@ -1,5 +1,4 @@
-//! The HTTP pieces that polling and delivery share: the client's common settings, reading
-//! `Retry-After`, and an error with its causes on one line.
+//! The HTTP helpers poll and notify share: client settings, `Retry-After`, error chains.
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use std::time::Duration;

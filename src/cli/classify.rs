@@ -1,5 +1,7 @@
-//! The classifier commands: `classify` (JSON Lines in, verdicts out), `preview` (one feed,
-//! fetched and scored) and `eval` (scores against a labelled file).
+//! The classifier commands: `classify`, `preview` and `eval`.
+//!
+//! `classify` reads JSON Lines and writes one verdict a line, `preview` fetches one feed and
+//! scores its items, `eval` scores the classifier against a labelled file.
 
 use super::runtime;
 use anyhow::{Context, Result};

@@ -1,5 +1,4 @@
-//! `parleyd run` and `parleyd once`: the daemon and a single cycle, with the signal
-//! handling and SIGHUP reload the daemon needs.
+//! `parleyd run` and `parleyd once`, with the signal handling and SIGHUP reload of `run`.
 
 use super::{load_config, runtime};
 use anyhow::{Context, Result};

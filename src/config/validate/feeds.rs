@@ -1,5 +1,6 @@
-//! `[[feeds]]`: each feed's URL (a relative `file:` resolved against the config's folder),
-//! name and interval, and no URL or name listed twice.
+//! `[[feeds]]`: each feed's URL, name and interval, with no URL or name listed twice.
+//!
+//! A relative `file:` URL is resolved against the config file's folder.
 
 use super::keys::FEED_KEYS;
 use super::{Walker, normalise};

@@ -1,5 +1,6 @@
-//! The keys each config table may hold, and the check that reports any other key with a
-//! did-you-mean; also the shape checks for `[section]` and `[[list]]` tables.
+//! Which keys each table may hold; any other key is reported with a did-you-mean.
+//!
+//! Also the shape checks for `[section]` and `[[list]]` tables.
 
 use super::{Walker, join_key};
 use toml::{Table, Value};

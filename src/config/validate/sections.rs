@@ -1,5 +1,6 @@
-//! The single-table sections: `[storage]`, `[poll]`, `[classifier]`, `[delivery]`,
-//! `[server]` and `[log]`, each with its defaults.
+//! The single-table sections, `[storage]` to `[log]`, each with its defaults.
+//!
+//! `[storage]`, `[poll]`, `[classifier]`, `[delivery]`, `[server]` and `[log]`.
 
 use super::keys::{CLASSIFIER_KEYS, DELIVERY_KEYS, LOG_KEYS, POLL_KEYS, SERVER_KEYS, STORAGE_KEYS};
 use super::{Walker, join_key};

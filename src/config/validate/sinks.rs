@@ -1,5 +1,6 @@
-//! `[[sinks]]`: each sink's kind and the keys that kind takes, its URL and secrets (never
-//! quoted in a message), its route and its flood guard.
+//! `[[sinks]]`: each sink's kind, URL, signing key, route and flood guard.
+//!
+//! A sink takes only the keys of its kind; a URL or secret is never quoted in a message.
 
 use super::Walker;
 use super::keys::{SINK_KEYS, SINK_KINDS};

@@ -1,5 +1,6 @@
-//! Typed values read from a table: strings, booleans, counts, durations, byte sizes, string
-//! lists and secrets. A value of the wrong type or shape is a problem naming its key.
+//! Typed values read from a table: strings, numbers, durations, sizes, lists, secrets.
+//!
+//! A value of the wrong type or shape is a problem naming its key.
 
 use super::{Walker, join_key};
 use crate::config::secret::{Secret, interpolate};
