@@ -206,3 +206,71 @@ async fn delivery_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// A pipeline with one `file://` feed that does not exist, so every poll fails without
+    /// a socket (paused time and real sockets do not mix).
+    fn failing_feed_pipeline(dir: &std::path::Path) -> Arc<Pipeline> {
+        let feed = url::Url::from_file_path(dir.join("missing.xml")).unwrap();
+        let text = format!(
+            "[storage]\npath = \"{}\"\n[server]\nlisten = \"off\"\n\
+             [[feeds]]\nurl = \"{feed}\"\ninterval = \"1m\"\n",
+            dir.join("store").display()
+        );
+        let config =
+            Config::from_str_with_env(&text, &dir.join("parleyd.toml"), &|_| None).unwrap();
+        Arc::new(Pipeline::new(config).unwrap())
+    }
+
+    fn failures(pipeline: &Pipeline) -> u32 {
+        let url = pipeline.config().feeds[0].url.as_str();
+        let state = pipeline.store().feed_state(url).unwrap();
+        state.map_or(0, |state| state.consecutive_failures)
+    }
+
+    /// Lets the runtime work, a millisecond of paused time at a step, until `check` holds;
+    /// fails the test if that takes longer than `limit`.
+    async fn until(limit: Duration, mut check: impl FnMut() -> bool) {
+        let start = tokio::time::Instant::now();
+        while !check() {
+            assert!(start.elapsed() < limit, "not within {limit:?}");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_feed_is_retried_when_its_back_off_says_and_not_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let pipeline = failing_feed_pipeline(dir.path());
+        let tracker = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        start_generation(&pipeline, &tracker, &shutdown);
+        // A feed with no recorded state polls at once.
+        until(Duration::from_millis(100), || failures(&pipeline) == 1).await;
+        let slack = Duration::from_millis(20);
+        for failed in 1..=4u32 {
+            let url = pipeline.config().feeds[0].url.as_str();
+            let state = pipeline.store().feed_state(url).unwrap().unwrap();
+            let recorded = (state.next_poll.unwrap() - state.last_attempt.unwrap())
+                .to_std()
+                .unwrap();
+            // One minute doubled per failure after the first, give or take the 10% jitter.
+            let expected = 60.0 * f64::from(1u32 << (failed - 1));
+            let secs = recorded.as_secs_f64();
+            assert!(
+                (expected * 0.9 - 0.01..=expected * 1.1 + 0.01).contains(&secs),
+                "after {failed} failures the wait was {recorded:?}"
+            );
+            tokio::time::advance(recorded - slack).await;
+            assert_eq!(failures(&pipeline), failed, "retried early");
+            until(slack * 2, || failures(&pipeline) == failed + 1).await;
+        }
+        shutdown.cancel();
+        tracker.close();
+        tracker.wait().await;
+    }
+}
