@@ -71,7 +71,7 @@ pub(super) fn attribution_clauses(
 }
 
 /// Clause ids per token. A new clause starts with a new sentence, at a clause starter
-/// ("that", "as", "while"), or after clause punctuation, except for a comma between two
+/// ("that", "as", "while") or a circumstance ("amid", "days after"), or after clause punctuation, except for a comma between two
 /// actors ("Iran, US hold talks"), which lists them.
 pub(super) fn clause_ids(tokens: &[Token], found: &[Found]) -> Vec<usize> {
     let mut actor_starts = vec![false; tokens.len() + 1];
@@ -82,8 +82,14 @@ pub(super) fn clause_ids(tokens: &[Token], found: &[Found]) -> Vec<usize> {
             actor_starts[f.start] = true;
             actor_ends[f.end] = true;
         }
-        if f.role == Role::ClauseStarter {
+        if matches!(f.role, Role::ClauseStarter | Role::Circumstance) {
             starters[f.start] = true;
+        }
+    }
+    // "days after" opens one clause, not two: the starter inside it starts nothing new.
+    for f in found.iter().filter(|f| f.role == Role::Circumstance) {
+        for starter in &mut starters[f.start + 1..f.end] {
+            *starter = false;
         }
     }
     let mut ids = Vec::with_capacity(tokens.len());
@@ -91,9 +97,15 @@ pub(super) fn clause_ids(tokens: &[Token], found: &[Found]) -> Vec<usize> {
     for (i, token) in tokens.iter().enumerate() {
         if i > 0 {
             let new_sentence = token.sentence != tokens[i - 1].sentence;
-            // "Iran, US" and "Iran, the United States" list actors in one clause.
+            // "Iran, US", "Iran, the United States" and "Iran, Russia, and the US" list
+            // actors in one clause.
+            let joins = |t: &Token| matches!(&*t.stem, "the" | "and" | "or");
             let listing = actor_ends[i]
-                && (actor_starts[i] || (&*token.stem == "the" && actor_starts[i + 1]));
+                && (actor_starts[i]
+                    || (joins(token) && actor_starts[i + 1])
+                    || (joins(token)
+                        && tokens.get(i + 1).is_some_and(joins)
+                        && actor_starts.get(i + 2).copied().unwrap_or(false)));
             if new_sentence || (token.break_before && !listing) || starters[i] {
                 clause += 1;
             }

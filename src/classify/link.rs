@@ -13,6 +13,10 @@ pub(super) const LINK_IN_SUMMARY: f64 = 0.65;
 /// An event clause with one party (or "both sides") when the article has both parties
 /// taking part in events elsewhere.
 pub(super) const LINK_INDIRECT: f64 = 0.45;
+/// An event clause with one party whose event phrase implies the other ("nuclear talks"
+/// with Iran are the talks the US attends): as sure as a link in the summary, less than one
+/// that names both in the headline.
+pub(super) const LINK_IMPLIED: f64 = 0.6;
 /// Taken off when a background cue is elsewhere in the linking sentence.
 pub(super) const BACKGROUND_PENALTY: f64 = 0.25;
 /// A negating word ("no", "not", "never", "won't") this many words or fewer before an
@@ -62,6 +66,8 @@ pub(super) struct Link {
     pub(super) kind: Event,
     pub(super) event: Found,
     pub(super) parties: [Option<Found>; 2],
+    /// The phrase that stands for the party not named ("nuclear talks").
+    pub(super) implied_by: Option<Found>,
     pub(super) background: Option<Found>,
     pub(super) score: f64,
 }
@@ -137,6 +143,19 @@ impl<'a> Analysis<'a> {
                 .filter(|i| taking_part(i) && self.found[*i].sentence == sentence)
                 .map(|i| self.found[i])
                 .collect();
+        }
+        // "US delegation lands in Muscat ahead of talks with Iranians": the main clause's
+        // actors go to the talks its circumstance clause names.
+        if clause > 0
+            && self.clause_sentence[clause - 1] == sentence
+            && self.in_clause(clause).any(|f| f.role == Role::Circumstance)
+        {
+            out.extend(
+                self.by_clause[clause - 1]
+                    .iter()
+                    .filter(|i| taking_part(i))
+                    .map(|&i| self.found[i]),
+            );
         }
         for (other, _) in self
             .attribution
@@ -223,6 +242,12 @@ impl<'a> Analysis<'a> {
             }
         }
         let mut link = best.ok_or(miss)?;
+        if let Some(cue) = self.other_news_headline(&link) {
+            return Err(MissReason::Background {
+                event: link.event,
+                cue,
+            });
+        }
         // A headline about a channel ("a quiet line stays open") names the news even when
         // the parties are only named in the lead.
         if link.kind == Event::Talks
@@ -237,6 +262,54 @@ impl<'a> Analysis<'a> {
             link.event = channel;
         }
         Ok(link)
+    }
+
+    /// "amid stalled talks": a stalled state cancels an event unless its clause revives it
+    /// ("revive stalled talks", "deadlock broken").
+    fn stalled_without_revival(&self, clause: usize) -> Option<Found> {
+        let stalled = self.in_clause(clause).find(|f| f.role == Role::Stalled)?;
+        (!self.in_clause(clause).any(|f| f.role == Role::Revival)).then_some(*stalled)
+    }
+
+    /// "US sanctions Iran amid nuclear talks": an event in a circumstance clause ("amid",
+    /// "ahead of") is background in the lead, and in the headline when the headline reports
+    /// other news outside that clause. Without other news ("delegation lands in Muscat
+    /// ahead of talks") a headline's talks are the news.
+    fn circumstance_of_other_news(&self, clause: usize) -> Option<Found> {
+        let cue = self
+            .in_clause(clause)
+            .find(|f| f.role == Role::Circumstance)?;
+        let sentence = self.clause_sentence[clause];
+        let other_news = || {
+            self.found
+                .iter()
+                .zip(&self.clause_of)
+                .any(|(f, &c)| f.role == Role::OtherNews && f.sentence == sentence && c != clause)
+        };
+        (sentence > 0 || other_news()).then_some(*cue)
+    }
+
+    /// A link found only in the lead, under a headline that reports other news ("US
+    /// sanctions Iranian shipping firms") and no event of its own, is background to that
+    /// news. Returns the headline's other-news phrase.
+    fn other_news_headline(&self, link: &Link) -> Option<Found> {
+        if link.event.sentence == 0 || self.headline_has_news_event() {
+            return None;
+        }
+        self.found
+            .iter()
+            .find(|f| f.sentence == 0 && f.role == Role::OtherNews)
+            .copied()
+    }
+
+    /// The headline has an event of its own outside a circumstance clause ("a quiet line
+    /// stays open", not "sanctions ahead of talks").
+    fn headline_has_news_event(&self) -> bool {
+        self.found.iter().zip(&self.clause_of).any(|(f, &c)| {
+            f.sentence == 0
+                && matches!(f.role, Role::Event(_))
+                && !self.in_clause(c).any(|x| x.role == Role::Circumstance)
+        })
     }
 
     /// "does not rule out", "never rejected": a negation that is itself negated.
@@ -294,11 +367,17 @@ impl<'a> Analysis<'a> {
         if let Some(cue) = self.negator_before(&event, clause) {
             return Err(MissReason::Negated { event, cue });
         }
+        if let Some(cue) = self.stalled_without_revival(clause) {
+            return Err(MissReason::Negated { event, cue });
+        }
         if let Some(cue) = self
             .in_clause(clause)
             .find(|f| matches!(f.role, Role::Background | Role::OffTopic))
         {
             return Err(MissReason::Background { event, cue: *cue });
+        }
+        if let Some(cue) = self.circumstance_of_other_news(clause) {
+            return Err(MissReason::Background { event, cue });
         }
         let mut parties: [Option<Found>; 2] = [None, None];
         for actor in participants {
@@ -307,13 +386,20 @@ impl<'a> Analysis<'a> {
             }
         }
         let other = participants.iter().find(|f| f.role == Role::Other).copied();
+        let implied_by = self
+            .in_clause(clause)
+            .find(|f| f.role == Role::Implied)
+            .copied()
+            .filter(|_| other.is_none() && parties.iter().filter(|p| p.is_some()).count() == 1);
         let base = match parties {
             [Some(_), Some(_)] if event.sentence == 0 => LINK_IN_TITLE,
             [Some(_), Some(_)] => LINK_IN_SUMMARY,
             [None, None] => return Err(MissReason::NoParties { event }),
             _ => {
                 let refers_to_both = self.in_clause(clause).any(|f| f.role == Role::BothParties);
-                if other.is_none()
+                if implied_by.is_some() {
+                    LINK_IMPLIED
+                } else if other.is_none()
                     && article_parties == [true, true]
                     && (refers_to_both || event.sentence > 0)
                 {
@@ -342,6 +428,7 @@ impl<'a> Analysis<'a> {
             kind,
             event,
             parties,
+            implied_by,
             background,
             score,
         })

@@ -111,7 +111,7 @@ impl Classifier {
             }
         }
         let cues = &profile.cues;
-        let lists: [(&[String], Role); 12] = [
+        let lists: [(&[String], Role); 17] = [
             (&profile.others, Role::Other),
             (&profile.events.talks, Role::Event(Event::Talks)),
             (&profile.events.channel, Role::Event(Event::Channel)),
@@ -124,6 +124,11 @@ impl Classifier {
             (&cues.off_topic, Role::OffTopic),
             (&cues.clause_starters, Role::ClauseStarter),
             (&cues.attribution, Role::Attribution),
+            (&cues.circumstance, Role::Circumstance),
+            (&cues.other_news, Role::OtherNews),
+            (&cues.stalled, Role::Stalled),
+            (&cues.revival, Role::Revival),
+            (&profile.events.implied, Role::Implied),
         ];
         for (list, role) in lists {
             for phrase in list {
@@ -217,7 +222,8 @@ impl Classifier {
         let (link_score, event) = match &outcome {
             Ok(link) => {
                 let parties = link.parties.map(|p| p.map(|f| f.text(&tokens)));
-                reasons.push(self.describe_parties(&parties));
+                let implied = link.implied_by.map(|f| f.text(&tokens));
+                reasons.push(self.describe_parties(&parties, implied.as_deref()));
                 reasons.push(format!(
                     "event: {} (\"{}\")",
                     link.kind.as_str(),

@@ -22,6 +22,11 @@ pub(super) enum Role {
     TopicMarker,
     NotParty,
     OffTopic,
+    Circumstance,
+    Implied,
+    OtherNews,
+    Stalled,
+    Revival,
 }
 
 impl Role {

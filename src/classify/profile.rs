@@ -56,6 +56,11 @@ pub struct Events {
     pub talks: Vec<String>,
     /// Communication channels, hotlines, back-channels.
     pub channel: Vec<String>,
+    /// Event phrases that imply the party the clause does not name: "nuclear talks" with
+    /// Iran are the talks the US attends. They link an event clause that names one party
+    /// and no third party.
+    #[serde(default)]
+    pub implied: Vec<String>,
     /// Words that are an event only with a context word near them in the same sentence:
     /// "channel" near "open", "message" near "deliver".
     #[serde(default)]
@@ -110,6 +115,22 @@ pub struct Cues {
     /// told"): its actors take part in the events of the other clauses of the sentence.
     #[serde(default)]
     pub attribution: Vec<String>,
+    /// Words that open a clause saying under what circumstances something else happened
+    /// ("amid", "ahead of", "in response to"): an event in that clause is background
+    /// ("US sanctions Iran amid nuclear talks").
+    #[serde(default)]
+    pub circumstance: Vec<String>,
+    /// Words for talks that are stuck ("stalled", "deadlocked"): they cancel an event in
+    /// the same clause unless a revival word is there too.
+    #[serde(default)]
+    pub stalled: Vec<String>,
+    /// Words that bring stuck talks back ("revive", "resume", "break the deadlock").
+    #[serde(default)]
+    pub revival: Vec<String>,
+    /// Headline words that report other news ("sanctions", "strike", "seized"): a link
+    /// found only in the lead of such a headline is background to that news.
+    #[serde(default)]
+    pub other_news: Vec<String>,
     /// Words that put an event in another domain ("wrestlers meet", "World Cup talks"):
     /// they cancel an event in the same clause.
     #[serde(default)]

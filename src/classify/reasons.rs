@@ -9,14 +9,21 @@ use super::text::Token;
 const REASON_SENTENCE_CHARS: usize = 200;
 
 impl Classifier {
-    pub(super) fn describe_parties(&self, parties: &[Option<String>; 2]) -> String {
+    /// `parties: United States ("US"), Iran ("Tehran")`; a party the event clause does not
+    /// name is implied by a phrase or named elsewhere in the article.
+    pub(super) fn describe_parties(
+        &self,
+        parties: &[Option<String>; 2],
+        implied_by: Option<&str>,
+    ) -> String {
         let names: Vec<String> = (0..2)
             .map(|party| {
-                format!(
-                    "{} (\"{}\")",
-                    self.profile.parties[party].name,
-                    parties[party].clone().unwrap_or_default()
-                )
+                let name = &self.profile.parties[party].name;
+                match (&parties[party], implied_by) {
+                    (Some(text), _) => format!("{name} (\"{text}\")"),
+                    (None, Some(phrase)) => format!("{name} (implied by \"{phrase}\")"),
+                    (None, None) => format!("{name} (named elsewhere in the article)"),
+                }
             })
             .collect();
         format!("parties: {}", names.join(", "))

@@ -186,10 +186,7 @@ fn tokenize_segment(stemmer: &Stemmer, text: &str, first_sentence: usize, out: &
         if c.is_alphanumeric() {
             let (word, next) = read_word(text, &chars, i);
             i = next;
-            let mut letters = word.chars().filter(|c| c.is_alphabetic());
-            let first_two_upper = letters.next().is_some_and(char::is_uppercase)
-                && letters.next().is_some_and(char::is_uppercase);
-            let upper = first_two_upper && letters.all(char::is_uppercase);
+            let upper = is_upper_word(&word);
             let entry = interned(stemmer, &word);
             out.push(Token {
                 surface: entry.surface,
@@ -213,6 +210,19 @@ fn tokenize_segment(stemmer: &Stemmer, text: &str, first_sentence: usize, out: &
         }
         i += 1;
     }
+}
+
+/// Written in capitals as an acronym is: "US", "IAEA", and with a digit "E3" or "P5"; not
+/// "us", "Us" or a lone capital such as "A".
+fn is_upper_word(word: &str) -> bool {
+    let mut letters = word.chars().filter(|c| c.is_alphabetic());
+    let Some(first) = letters.next() else {
+        return false;
+    };
+    let second = letters.next();
+    let rest_upper = second.is_none_or(char::is_uppercase) && letters.all(char::is_uppercase);
+    let acronym_length = second.is_some() || word.chars().any(|c| c.is_ascii_digit());
+    first.is_uppercase() && rest_upper && acronym_length
 }
 
 /// Punctuation that usually separates clauses. A hyphen inside a word ("US-Iran") is not
@@ -347,5 +357,17 @@ mod tests {
     fn pronoun_us_is_not_upper() {
         let tokens = tokenize(&english_stemmer(), &["Join us"]);
         assert!(!tokens[1].upper);
+    }
+
+    #[test]
+    fn acronyms_with_digits_are_upper() {
+        let upper: Vec<bool> = tokenize(&english_stemmer(), &["E3 and P5+1 meet A Us e3"])
+            .iter()
+            .map(|t| t.upper)
+            .collect();
+        assert_eq!(
+            upper,
+            vec![true, false, true, false, false, false, false, false]
+        );
     }
 }
