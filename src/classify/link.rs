@@ -144,12 +144,7 @@ impl<'a> Analysis<'a> {
                 .map(|i| self.found[i])
                 .collect();
         }
-        // "US delegation lands in Muscat ahead of talks with Iranians": the main clause's
-        // actors go to the talks its circumstance clause names.
-        if clause > 0
-            && self.clause_sentence[clause - 1] == sentence
-            && self.in_clause(clause).any(|f| f.role == Role::Circumstance)
-        {
+        if self.borrows_main_clause(clause, &out) {
             out.extend(
                 self.by_clause[clause - 1]
                     .iter()
@@ -166,6 +161,25 @@ impl<'a> Analysis<'a> {
             out.extend(self.in_clause(other).filter(|f| f.role.is_actor()));
         }
         out
+    }
+
+    /// "US delegation lands in Muscat ahead of talks with Iranians", "Iran's envoy upbeat
+    /// after sit-down with Kerry": an event clause opened by a starter or a circumstance
+    /// that names one party and no third party takes the actors of the clause before it.
+    fn borrows_main_clause(&self, clause: usize, own: &[Found]) -> bool {
+        let opened = self.in_clause(clause).any(|f| {
+            matches!(f.role, Role::ClauseStarter | Role::Circumstance)
+                && f.start
+                    .checked_sub(1)
+                    .is_none_or(|before| self.clause_at(before) != Some(clause))
+        });
+        let one_party = own.iter().all(|f| matches!(f.role, Role::Party(_)))
+            && own.windows(2).all(|w| w[0].role == w[1].role)
+            && !own.is_empty();
+        clause > 0
+            && opened
+            && one_party
+            && self.clause_sentence[clause - 1] == self.clause_sentence[clause]
     }
 
     fn not_news_label(&self) -> Option<Found> {

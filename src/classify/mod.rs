@@ -97,8 +97,9 @@ impl Classifier {
                 return;
             };
             let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
-            let needs_upper =
-                role.is_actor() && letters.len() <= 4 && letters.iter().all(|c| c.is_uppercase());
+            let needs_upper = role.is_actor()
+                && (1..=4).contains(&letters.len())
+                && letters.iter().all(|c| c.is_uppercase());
             phrases.entry(first).or_default().push(Phrase {
                 stems,
                 role,
