@@ -1,7 +1,7 @@
 //! `parleyd classify` and `parleyd profile`, through the real binary.
 
 use crate::support::*;
-use parleyd::classify::{DEFAULT_PROFILE, Profile, builtin_profile_text};
+use parleyd::classify::{DEFAULT_PROFILE, Profile, builtin_profile, builtin_profile_text};
 use std::path::Path;
 
 fn root() -> &'static Path {
@@ -241,4 +241,125 @@ fn classification_is_deterministic() {
         None,
     );
     assert_eq!(fresh.classify(title, lead), first);
+}
+
+/// A small real-news-shaped file in the team's words: class names as labels, real-world
+/// event ids, one ambiguous item.
+fn real_news_shaped(dir: &TestDir) -> std::path::PathBuf {
+    let mut lines = Vec::new();
+    let positives = [
+        "Envoys of Washington and Tehran meet in Muscat",
+        "US and Iranian negotiators end a round in Rome",
+        "Iran and six world powers agree to meet again",
+        "Kerry and Zarif confer by phone",
+    ];
+    for (event, title) in positives.iter().enumerate() {
+        for outlet in 0..2 {
+            lines.push(format!(
+                r#"{{"id": "p{event}-{outlet}", "title": "{title}", "summary": "", "label": "talks_or_channel", "ambiguous": false, "event": "e{event}"}}"#
+            ));
+        }
+    }
+    for (index, title) in [
+        "Treasury sanctions Iranian tanker owners",
+        "Iran and the E3 hold talks in Istanbul",
+        "Channel ferries cancelled in storm",
+    ]
+    .iter()
+    .enumerate()
+    {
+        lines.push(format!(
+            r#"{{"id": "n{index}", "title": "{title}", "summary": "", "label": "us_iran_other", "ambiguous": false, "event": null}}"#
+        ));
+    }
+    lines.push(
+        r#"{"id": "a1", "title": "Markets shrug", "summary": "", "label": "talks_or_channel", "ambiguous": true, "event": null}"#
+            .to_string(),
+    );
+    dir.write("real.jsonl", &(lines.join("\n") + "\n"))
+}
+
+#[tokio::test]
+async fn eval_cross_validates_by_event_and_pools_the_folds() {
+    let dir = TestDir::new();
+    let set = real_news_shaped(&dir);
+    let run = parleyd(
+        &[
+            "eval",
+            set.to_str().unwrap(),
+            "--folds",
+            "3",
+            "--group-by",
+            "event",
+        ],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout.matches("learned on the rest").count(),
+        3,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("pooled over 3 folds, one real-world event never on both sides"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("11 items, 1 ambiguous left out: precision 1.000, recall 1.000"),
+        "{}",
+        run.stdout
+    );
+    // Folds below two are refused with the range.
+    let run = parleyd(&["eval", set.to_str().unwrap(), "--folds", "1"], &[], b"").await;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("2..=50"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn profile_train_writes_a_profile_with_the_learned_threshold() {
+    let dir = TestDir::new();
+    let set = real_news_shaped(&dir);
+    let out = dir.path().join("trained.toml");
+    let run = parleyd(
+        &[
+            "profile",
+            "train",
+            set.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("threshold"), "{}", run.stderr);
+    let trained = Profile::load(&out).expect("the trained profile loads");
+    let builtin = builtin_profile(DEFAULT_PROFILE).unwrap();
+    // Everything but the threshold is the profile it started from.
+    assert_eq!(trained.parties, builtin.parties);
+    assert!(
+        (0.3..=1.0).contains(&trained.threshold),
+        "{}",
+        trained.threshold
+    );
+    let run = parleyd(
+        &[
+            "eval",
+            set.to_str().unwrap(),
+            "--profile",
+            out.to_str().unwrap(),
+        ],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("recall 1.000"), "{}", run.stdout);
 }

@@ -1,34 +1,110 @@
 //! Scores a classifier against a labelled JSON Lines file: precision, recall, F1, false
 //! positives by category, misses.
 
-use super::Classifier;
+use super::{Classifier, Profile};
 use crate::model::Event;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// One labelled line: an article plus the right answer.
+/// One labelled line: an article plus the right answer. Reads the team's format (`label`
+/// a boolean, `event` the event kind) and the real-news format (`label` a class name,
+/// `event` the id of the real-world event, `ambiguous`, `date`, `source`).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(from = "RawLabelled")]
 pub struct Labelled {
     /// Any id; echoed in the report.
-    #[serde(default)]
     pub id: serde_json::Value,
     /// Headline.
-    #[serde(default)]
     pub title: String,
     /// Lead.
-    #[serde(default)]
     pub summary: String,
     /// Whether it should alert.
     pub label: bool,
     /// The expected event kind, for relevant items.
-    #[serde(default)]
     pub event: Option<Event>,
-    /// A free-form category ("sanctions", "other-pair", …) for grouping errors.
-    #[serde(default)]
+    /// The real-world event the item reports: items of one event stay in one fold.
+    pub group: Option<String>,
+    /// A free-form category ("sanctions", "other-pair", …) for grouping errors; a class
+    /// name given as the label counts as one.
     pub category: Option<String>,
     /// A split name ("tune", "heldout"), for filtering.
-    #[serde(default)]
     pub split: Option<String>,
+    /// A borderline call the labelling rule does not settle: left out of the scores.
+    pub ambiguous: bool,
+}
+
+/// Class names that mean "should alert" when `label` is a string; any other name is a
+/// negative class (`us_iran_other`, `other_talks`, `unrelated`, …).
+pub const POSITIVE_LABELS: &[&str] = &["talks_or_channel", "relevant", "positive"];
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum LabelValue {
+    Flag(bool),
+    Class(String),
+}
+
+#[derive(Deserialize)]
+struct RawLabelled {
+    #[serde(default)]
+    id: serde_json::Value,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    summary: Option<String>,
+    label: LabelValue,
+    #[serde(default)]
+    event: Option<String>,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    split: Option<String>,
+    #[serde(default)]
+    ambiguous: bool,
+}
+
+impl From<RawLabelled> for Labelled {
+    fn from(raw: RawLabelled) -> Labelled {
+        let (label, class) = match raw.label {
+            LabelValue::Flag(flag) => (flag, None),
+            LabelValue::Class(name) => (POSITIVE_LABELS.contains(&name.as_str()), Some(name)),
+        };
+        // The team's files name the event kind; real-news files name the real event.
+        let kind = raw
+            .event
+            .as_deref()
+            .and_then(|e| serde_json::from_value(serde_json::Value::String(e.into())).ok());
+        let group = if kind.is_some() { None } else { raw.event };
+        Labelled {
+            id: raw.id,
+            title: raw.title,
+            summary: raw.summary.unwrap_or_default(),
+            label,
+            event: kind,
+            group,
+            category: raw.category.or(class),
+            split: raw.split,
+            ambiguous: raw.ambiguous,
+        }
+    }
+}
+
+impl Labelled {
+    /// The id as text.
+    pub fn id_text(&self) -> String {
+        match &self.id {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// What keeps items together in cross-validation: the real-world event, or the item
+    /// itself when it names none.
+    pub fn group_key(&self) -> String {
+        self.group
+            .clone()
+            .unwrap_or_else(|| format!("item:{}", self.id_text()))
+    }
 }
 
 /// One wrongly classified item.
@@ -81,6 +157,20 @@ pub struct EvalReport {
 }
 
 impl EvalReport {
+    /// Adds another report's counts and items to this one (pooling folds).
+    pub fn absorb(&mut self, other: &EvalReport) {
+        self.items += other.items;
+        self.true_positives += other.true_positives;
+        self.false_positives += other.false_positives;
+        self.false_negatives += other.false_negatives;
+        self.true_negatives += other.true_negatives;
+        self.event_correct += other.event_correct;
+        self.event_checked += other.event_checked;
+        self.false_positive_items
+            .extend(other.false_positive_items.iter().cloned());
+        self.missed_items.extend(other.missed_items.iter().cloned());
+    }
+
     /// TP / (TP + FP); 1 when nothing was flagged.
     pub fn precision(&self) -> f64 {
         ratio(
@@ -125,31 +215,70 @@ fn ratio(numerator: usize, denominator: usize) -> f64 {
     }
 }
 
-/// Classifies every item and compares with its label.
-pub fn evaluate<'a>(
-    classifier: &Classifier,
-    items: impl IntoIterator<Item = &'a Labelled>,
+/// One item classified once, at threshold zero: whether an event linked the parties,
+/// and the score to compare with any threshold afterwards.
+#[derive(Debug, Clone)]
+pub struct Scored<'a> {
+    /// The labelled item.
+    pub item: &'a Labelled,
+    /// An event linked the two parties (the verdict before the threshold).
+    pub linked: bool,
+    /// The verdict's score.
+    pub score: f64,
+    /// The event kind of the link.
+    pub event: Option<Event>,
+    /// The verdict's first reason.
+    pub reason: String,
+}
+
+impl Scored<'_> {
+    /// The verdict at a threshold: what the daemon would do with that threshold.
+    pub fn relevant_at(&self, threshold: f64) -> bool {
+        self.linked && self.score >= threshold
+    }
+}
+
+/// Classifies the items that are not ambiguous, once, under `profile` with threshold zero.
+pub fn score_items<'a>(profile: &Profile, items: &'a [Labelled]) -> Vec<Scored<'a>> {
+    let classifier = Classifier::new(profile.clone(), Some(0.0));
+    items
+        .iter()
+        .filter(|item| !item.ambiguous)
+        .map(|item| {
+            let verdict = classifier.classify(&item.title, &item.summary);
+            Scored {
+                item,
+                linked: verdict.relevant,
+                score: verdict.score,
+                event: verdict.event,
+                reason: verdict.reasons.into_iter().next().unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// Compares scored items with their labels at a threshold.
+pub fn report<'s, 'a: 's>(
+    scored: impl IntoIterator<Item = &'s Scored<'a>>,
+    threshold: f64,
 ) -> EvalReport {
     let mut report = EvalReport::default();
-    for item in items {
+    for s in scored {
         report.items += 1;
-        let verdict = classifier.classify(&item.title, &item.summary);
+        let item = s.item;
         let miss = || Miss {
-            id: match &item.id {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            },
+            id: item.id_text(),
             category: item.category.clone().unwrap_or_else(|| "(none)".into()),
             title: item.title.clone(),
-            score: verdict.score,
-            reason: verdict.reasons.first().cloned().unwrap_or_default(),
+            score: s.score,
+            reason: s.reason.clone(),
         };
-        match (item.label, verdict.relevant) {
+        match (item.label, s.relevant_at(threshold)) {
             (true, true) => {
                 report.true_positives += 1;
                 if let Some(expected) = item.event {
                     report.event_checked += 1;
-                    report.event_correct += usize::from(verdict.event == Some(expected));
+                    report.event_correct += usize::from(s.event == Some(expected));
                 }
             }
             (false, true) => {
@@ -164,4 +293,206 @@ pub fn evaluate<'a>(
         }
     }
     report
+}
+
+/// Classifies every item that is not ambiguous and compares with its label, at the
+/// classifier's threshold.
+pub fn evaluate(classifier: &Classifier, items: &[Labelled]) -> EvalReport {
+    let scored = score_items(classifier.profile(), items);
+    report(&scored, classifier.threshold())
+}
+
+/// The lowest threshold a profile may be trained to: below it a verdict with no link
+/// could pass on corpus similarity alone, which the scorer never allows.
+pub const MIN_THRESHOLD: f64 = 0.3;
+
+/// The threshold with the best F1 on the scored items: the one learned part of a
+/// profile. On a tie the higher threshold wins (fewer alerts for the same F1); with no
+/// link among the items the profile's own threshold stays.
+pub fn train_threshold<'s, 'a: 's>(
+    scored: impl IntoIterator<Item = &'s Scored<'a>> + Clone,
+    current: f64,
+) -> f64 {
+    let mut linked: Vec<f64> = scored
+        .clone()
+        .into_iter()
+        .filter(|s| s.linked && s.score >= MIN_THRESHOLD)
+        .map(|s| s.score)
+        .collect();
+    linked.sort_by(f64::total_cmp);
+    linked.dedup();
+    let mut best = (report(scored.clone(), current).f1(), current);
+    // Each distinct score is a threshold that lets it (and everything above) through.
+    for &candidate in linked.iter().rev() {
+        let f1 = report(scored.clone(), candidate).f1();
+        if f1 > best.0 + 1e-12 {
+            best = (f1, candidate);
+        }
+    }
+    best.1
+}
+
+/// One fold of a cross-validation: the threshold trained on the other folds and the
+/// report on this one.
+#[derive(Debug, Clone)]
+pub struct Fold {
+    /// Items scored in this fold.
+    pub held_out: usize,
+    /// Real-world events (or single items) in this fold.
+    pub groups: usize,
+    /// The threshold learned on the other folds.
+    pub threshold: f64,
+    /// The report on this fold at that threshold.
+    pub report: EvalReport,
+}
+
+/// K-fold cross-validation where every item of one group (a real-world event) sits in one
+/// fold, so no event is both trained on and scored. Groups go to folds round-robin in
+/// the order of a stable hash of their key: the same file always gives the same folds.
+/// Returns the folds and the pooled report over all of them.
+pub fn cross_validate(
+    profile: &Profile,
+    items: &[Labelled],
+    folds: usize,
+) -> (Vec<Fold>, EvalReport) {
+    let folds = folds.max(2);
+    let scored = score_items(profile, items);
+    let mut groups: Vec<(u64, String)> = scored
+        .iter()
+        .map(|s| {
+            let key = s.item.group_key();
+            (xxhash_rust::xxh3::xxh3_64(key.as_bytes()), key)
+        })
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let fold_of_group: std::collections::HashMap<&str, usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(index, (_, key))| (key.as_str(), index % folds))
+        .collect();
+    let fold_of: Vec<usize> = scored
+        .iter()
+        .map(|s| fold_of_group[s.item.group_key().as_str()])
+        .collect();
+    let mut out = Vec::with_capacity(folds);
+    let mut pooled = EvalReport::default();
+    for fold in 0..folds {
+        let train = scored.iter().zip(&fold_of).filter(|(_, f)| **f != fold);
+        let threshold = train_threshold(train.map(|(s, _)| s), profile.threshold);
+        let test: Vec<&Scored> = scored
+            .iter()
+            .zip(&fold_of)
+            .filter(|(_, f)| **f == fold)
+            .map(|(s, _)| s)
+            .collect();
+        let groups = test
+            .iter()
+            .map(|s| s.item.group_key())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        let fold_report = report(test.iter().copied(), threshold);
+        pooled.absorb(&fold_report);
+        out.push(Fold {
+            held_out: test.len(),
+            groups,
+            threshold,
+            report: fold_report,
+        });
+    }
+    (out, pooled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::{DEFAULT_PROFILE, builtin_profile};
+
+    fn item(line: &str) -> Labelled {
+        serde_json::from_str(line).unwrap()
+    }
+
+    #[test]
+    fn reads_the_team_format_and_the_real_news_format() {
+        let team = item(r#"{"id": "t1", "title": "a", "label": true, "event": "channel"}"#);
+        assert!(team.label);
+        assert_eq!(team.event, Some(Event::Channel));
+        assert_eq!(team.group, None);
+        let real = item(
+            r#"{"id": "r1", "title": "a", "summary": null, "label": "other_talks", "ambiguous": true, "event": "2019-06-abe-visit", "date": "2019-06-12", "source": "x"}"#,
+        );
+        assert!(!real.label);
+        assert!(real.ambiguous);
+        assert_eq!(real.category.as_deref(), Some("other_talks"));
+        assert_eq!(real.group.as_deref(), Some("2019-06-abe-visit"));
+        assert!(item(r#"{"title": "a", "label": "talks_or_channel"}"#).label);
+    }
+
+    #[test]
+    fn ambiguous_items_are_left_out_of_the_scores() {
+        let items = vec![
+            item(r#"{"id": 1, "title": "US and Iran hold talks in Oman", "label": true}"#),
+            item(r#"{"id": 2, "title": "Markets rise", "label": true, "ambiguous": true}"#),
+        ];
+        let classifier = Classifier::new(builtin_profile(DEFAULT_PROFILE).unwrap(), None);
+        let report = evaluate(&classifier, &items);
+        assert_eq!(report.items, 1);
+        assert_eq!(report.recall(), 1.0);
+    }
+
+    #[test]
+    fn the_threshold_with_the_best_f1_is_learned_and_ties_go_higher() {
+        let items: Vec<Labelled> = (0..4)
+            .map(|i| {
+                item(&format!(
+                    r#"{{"id": {i}, "title": "t", "label": {}}}"#,
+                    i < 2
+                ))
+            })
+            .collect();
+        let scored = |scores: [f64; 4]| -> Vec<Scored<'_>> {
+            items
+                .iter()
+                .zip(scores)
+                .map(|(item, score)| Scored {
+                    item,
+                    linked: true,
+                    score,
+                    event: None,
+                    reason: String::new(),
+                })
+                .collect()
+        };
+        // Positives at 0.5 and 0.7, negatives at 0.4 and 0.45: anything in (0.45, 0.5]
+        // separates them; 0.5 is the highest such score.
+        assert_eq!(train_threshold(&scored([0.5, 0.7, 0.4, 0.45]), 0.6), 0.5);
+        // Already perfect at the current threshold: it stays.
+        assert_eq!(train_threshold(&scored([0.8, 0.7, 0.4, 0.45]), 0.6), 0.6);
+    }
+
+    #[test]
+    fn folds_keep_every_item_of_an_event_together() {
+        let mut lines = Vec::new();
+        for event in 0..12 {
+            for outlet in 0..3 {
+                lines.push(format!(
+                    r#"{{"id": "e{event}o{outlet}", "title": "US and Iran hold talks in Oman", "label": "talks_or_channel", "event": "ev{event}"}}"#
+                ));
+            }
+        }
+        let items: Vec<Labelled> = lines.iter().map(|l| item(l)).collect();
+        let profile = builtin_profile(DEFAULT_PROFILE).unwrap();
+        let (folds, pooled) = cross_validate(&profile, &items, 4);
+        assert_eq!(folds.len(), 4);
+        assert_eq!(pooled.items, 36);
+        // 12 events in 4 folds, round-robin: 3 events (9 items) in each.
+        for fold in &folds {
+            assert_eq!((fold.groups, fold.held_out), (3, 9), "{fold:?}");
+        }
+        assert_eq!(pooled.recall(), 1.0);
+        // The same file gives the same folds.
+        let (again, _) = cross_validate(&profile, &items, 4);
+        let thresholds = |f: &[Fold]| f.iter().map(|x| x.threshold).collect::<Vec<_>>();
+        assert_eq!(thresholds(&folds), thresholds(&again));
+    }
 }

@@ -352,6 +352,128 @@ mod tests {
         assert_eq!(v.event, Some(Event::Channel));
     }
 
+    // The cases below are written by the team in its own words; each stands for a way real
+    // outlets report (or only mention) talks.
+
+    #[test]
+    fn officials_of_any_year_stand_for_their_governments() {
+        assert!(verdict("Kerry and Zarif meet again in Geneva", "").relevant);
+        assert!(verdict("Rice says Washington will join talks with Tehran", "").relevant);
+        assert!(
+            verdict(
+                "Rouhani tells Obama by phone he is ready to bargain",
+                "The two presidents spoke by phone on Friday."
+            )
+            .relevant
+        );
+    }
+
+    #[test]
+    fn formats_with_the_us_count_and_formats_without_it_do_not() {
+        assert!(
+            verdict(
+                "Iran and six world powers agree to meet again next month",
+                ""
+            )
+            .relevant
+        );
+        assert!(verdict("Iran and the P5+1 resume talks in Almaty", "").relevant);
+        assert!(!verdict("Iran and the E3 hold talks in Istanbul", "").relevant);
+        assert!(
+            !verdict(
+                "Deal's joint commission meets in Vienna without the United States, Iran says",
+                ""
+            )
+            .relevant
+        );
+    }
+
+    #[test]
+    fn nuclear_talks_imply_the_other_party_and_say_so() {
+        let v = verdict("Iran nuclear talks to resume in Vienna next week", "");
+        assert!(v.relevant, "{v:?}");
+        assert!(
+            v.reasons[0].contains("implied by \"nuclear talks\""),
+            "{v:?}"
+        );
+        // A third party named instead: someone else's talks.
+        assert!(!verdict("Iran and the IAEA hold nuclear talks in Tehran", "").relevant);
+    }
+
+    #[test]
+    fn talks_are_background_to_other_news() {
+        let v = verdict(
+            "Washington sanctions Iranian oil traders ahead of Oman talks",
+            "",
+        );
+        assert!(!v.relevant, "{v:?}");
+        let v = verdict(
+            "Treasury sanctions Iranian shipping network",
+            "Washington and Tehran have held three rounds of indirect talks this spring.",
+        );
+        assert!(!v.relevant, "{v:?}");
+        assert!(v.reasons[0].contains("background"), "{v:?}");
+        // No other news: the trip is for the talks.
+        assert!(verdict("US envoy flies to Muscat ahead of talks with Iranians", "").relevant);
+    }
+
+    #[test]
+    fn stalled_talks_are_no_news_unless_revived() {
+        assert!(!verdict("US and Iran talks remain stalled, diplomats say", "").relevant);
+        assert!(verdict("Envoys revive stalled US-Iran talks", "").relevant);
+    }
+
+    #[test]
+    fn bans_refusals_and_conditions() {
+        assert!(!verdict("Supreme leader forbids negotiations with America", "").relevant);
+        assert!(!verdict("Iran cannot talk to US under sanctions, president says", "").relevant);
+        // A condition is its own clause: the halt it names is not of the talks.
+        assert!(verdict("US ready to join Iran talks if enrichment halts", "").relevant);
+    }
+
+    #[test]
+    fn prisoner_swaps_letters_and_calls_are_contact() {
+        assert!(
+            verdict(
+                "Iran frees American scholar in prisoner swap with Washington",
+                ""
+            )
+            .relevant
+        );
+        assert!(
+            verdict(
+                "Detained Americans freed",
+                "Tehran released two US citizens in exchange for three Iranians held in America."
+            )
+            .relevant
+        );
+        assert!(verdict("Obama wrote to Khamenei last month, officials say", "").relevant);
+        assert!(verdict("Witkoff and Araghchi held several calls this week", "").relevant);
+        assert!(!verdict("Trump calls for new sanctions on Iran", "").relevant);
+    }
+
+    #[test]
+    fn a_listed_party_after_and_stays_in_the_clause() {
+        assert!(
+            verdict(
+                "Nuclear fuel talks open",
+                "Talks between Iranian, Russian, and American officials opened in Vienna."
+            )
+            .relevant
+        );
+    }
+
+    #[test]
+    fn a_trip_destination_is_not_a_participant() {
+        assert!(
+            !verdict(
+                "Trump and Japan's leader confer before his trip to Iran",
+                ""
+            )
+            .relevant
+        );
+    }
+
     #[test]
     fn reasons_name_parties_event_sentence_score_and_threshold() {
         let v = verdict("US and Iran resume indirect talks in Muscat", "");

@@ -5,7 +5,7 @@
 
 use super::runtime;
 use anyhow::{Context, Result};
-use parleyd::classify::eval::{Labelled, evaluate};
+use parleyd::classify::eval::{EvalReport, Labelled, cross_validate, evaluate};
 use parleyd::classify::{Classifier, DEFAULT_PROFILE, Profile, builtin_profile};
 use parleyd::config::LogFormat;
 use parleyd::telemetry;
@@ -167,14 +167,16 @@ pub(super) struct Floors {
     pub(super) f1: Option<f64>,
 }
 
-pub(super) fn eval(
-    file: &Path,
-    profile: Option<&Path>,
-    split: Option<&str>,
-    floors: Floors,
-) -> Result<ExitCode> {
-    telemetry::init("warn", LogFormat::Human);
-    let classifier = load_classifier(profile)?;
+/// How `eval` scores: the profile as it is, or cross-validated.
+pub(super) struct EvalMode {
+    /// K folds, items of one real-world event in one fold (`--folds`).
+    pub(super) folds: Option<usize>,
+    /// Whether folds keep each `event` together (`--group-by event`) or split items freely.
+    pub(super) group_by_event: bool,
+}
+
+/// Reads a labelled JSON Lines file, keeping the items of `split` when one is named.
+pub(super) fn read_labelled(file: &Path, split: Option<&str>) -> Result<Vec<Labelled>> {
     let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut items = Vec::new();
     for (index, line) in String::from_utf8_lossy(&text).lines().enumerate() {
@@ -197,17 +199,78 @@ pub(super) fn eval(
         "{}: no items to evaluate",
         file.display()
     );
-    let report = evaluate(&classifier, &items);
+    Ok(items)
+}
+
+pub(super) fn eval(
+    file: &Path,
+    profile: Option<&Path>,
+    split: Option<&str>,
+    mode: EvalMode,
+    floors: Floors,
+) -> Result<ExitCode> {
+    telemetry::init("warn", LogFormat::Human);
+    let classifier = load_classifier(profile)?;
+    let mut items = read_labelled(file, split)?;
+    let ambiguous = items.iter().filter(|i| i.ambiguous).count();
     let mut out = std::io::stdout().lock();
+    let report = match mode.folds {
+        None => evaluate(&classifier, &items),
+        Some(k) => {
+            if !mode.group_by_event {
+                // Every item its own group: plain k-fold.
+                items.iter_mut().for_each(|item| item.group = None);
+            }
+            let (folds, pooled) = cross_validate(classifier.profile(), &items, k);
+            for (index, fold) in folds.iter().enumerate() {
+                let r = &fold.report;
+                writeln!(
+                    out,
+                    "fold {}: {} items in {} groups, threshold {:.3} learned on the rest: \
+                     precision {:.3}, recall {:.3} (TP {} FP {} FN {})",
+                    index + 1,
+                    fold.held_out,
+                    fold.groups,
+                    fold.threshold,
+                    r.precision(),
+                    r.recall(),
+                    r.true_positives,
+                    r.false_positives,
+                    r.false_negatives
+                )?;
+            }
+            writeln!(
+                out,
+                "pooled over {} folds{}:",
+                folds.len(),
+                if mode.group_by_event {
+                    ", one real-world event never on both sides"
+                } else {
+                    ""
+                }
+            )?;
+            pooled
+        }
+    };
     writeln!(
         out,
-        "{} items{}: precision {:.3}, recall {:.3}, F1 {:.3}",
+        "{} items{}{}: precision {:.3}, recall {:.3}, F1 {:.3}",
         report.items,
         split.map(|s| format!(" (split {s})")).unwrap_or_default(),
+        if ambiguous > 0 {
+            format!(", {ambiguous} ambiguous left out")
+        } else {
+            String::new()
+        },
         report.precision(),
         report.recall(),
         report.f1()
     )?;
+    write_details(&mut out, &report)?;
+    check_floors(&report, floors)
+}
+
+fn write_details(out: &mut impl Write, report: &EvalReport) -> Result<()> {
     writeln!(
         out,
         "TP {}  FP {}  FN {}  TN {}  event kind right in {} of {}",
@@ -234,6 +297,10 @@ pub(super) fn eval(
             writeln!(out, "  {miss}")?;
         }
     }
+    Ok(())
+}
+
+fn check_floors(report: &EvalReport, floors: Floors) -> Result<ExitCode> {
     let mut failed = Vec::new();
     for (name, value, floor) in [
         ("precision", report.precision(), floors.precision),

@@ -72,6 +72,14 @@ enum Command {
         /// Only items whose `split` field has this value.
         #[arg(long)]
         split: Option<String>,
+        /// Cross-validate in K folds: the threshold is learned on K-1 folds and scored on
+        /// the held-out one; prints each fold and the pooled figures.
+        #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(2..=50))]
+        folds: Option<u16>,
+        /// What a fold keeps together: `event` (every item of one real-world event in one
+        /// fold) or `item` (plain k-fold).
+        #[arg(long, value_name = "FIELD", default_value = "event", value_parser = ["event", "item"], requires = "folds")]
+        group_by: String,
         /// Exit 1 if precision is below this.
         #[arg(long)]
         min_precision: Option<f64>,
@@ -142,6 +150,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             file,
             profile,
             split,
+            folds,
+            group_by,
             min_precision,
             min_recall,
             min_f1,
@@ -149,6 +159,10 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             &file,
             profile.as_deref(),
             split.as_deref(),
+            classify::EvalMode {
+                folds: folds.map(usize::from),
+                group_by_event: group_by == "event",
+            },
             classify::Floors {
                 precision: min_precision,
                 recall: min_recall,
@@ -170,6 +184,11 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         } => alerts::test_alert(&cli.config, &sink),
         Command::Profile(ProfileCommand::Build { dir, output }) => profile::build(&dir, &output),
         Command::Profile(ProfileCommand::Show { file }) => profile::show(file.as_deref()),
+        Command::Profile(ProfileCommand::Train {
+            file,
+            profile,
+            output,
+        }) => profile::train(&file, profile.as_deref(), &output),
     }
 }
 
