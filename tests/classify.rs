@@ -363,3 +363,40 @@ async fn profile_train_writes_a_profile_with_the_learned_threshold() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stdout.contains("recall 1.000"), "{}", run.stdout);
 }
+
+#[tokio::test]
+async fn eval_stories_replays_reports_as_published_and_counts_alerts_per_event() {
+    let dir = TestDir::new();
+    let lines = [
+        r#"{"id": "a1", "title": "US and Iranian envoys meet in Muscat", "label": "talks_or_channel", "event": "muscat", "date": "2026-03-07", "source": "one.example"}"#,
+        r#"{"id": "a2", "title": "Rare contact between Washington and Tehran in Oman", "label": "talks_or_channel", "event": "muscat", "date": "2026-03-07", "source": "two.example"}"#,
+        r#"{"id": "b1", "title": "US and Iran hold second round of talks in Geneva", "label": "talks_or_channel", "event": "geneva", "date": "2026-03-12", "source": "one.example"}"#,
+        r#"{"id": "b2", "title": "Second US-Iran round opens in Geneva", "label": "talks_or_channel", "event": "geneva", "date": null, "source": "three.example"}"#,
+    ];
+    let set = dir.write("stories.jsonl", &(lines.join("\n") + "\n"));
+    let run = parleyd(&["eval", set.to_str().unwrap(), "--stories"], &[], b"").await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("muscat: 2 reports, 1 alert (a1)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("geneva: 1 reports, 1 alert (b1)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "2 events with relevant reports: 2 alerted, 0.00 extra alerts per alerted event, \
+             0 swallowed by another story (0.0%)"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("1 items without a date left out"),
+        "{}",
+        run.stdout
+    );
+}

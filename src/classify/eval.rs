@@ -3,6 +3,7 @@
 
 use super::{Classifier, Profile};
 use crate::model::Event;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -31,6 +32,11 @@ pub struct Labelled {
     pub split: Option<String>,
     /// A borderline call the labelling rule does not settle: left out of the scores.
     pub ambiguous: bool,
+    /// When it was published: `published` (RFC 3339), else `date` (a day, read as noon
+    /// UTC). The clock of story grouping.
+    pub published: Option<DateTime<Utc>>,
+    /// The outlet or page it came from.
+    pub source: Option<String>,
 }
 
 /// Class names that mean "should alert" when `label` is a string; any other name is a
@@ -61,6 +67,22 @@ struct RawLabelled {
     split: Option<String>,
     #[serde(default)]
     ambiguous: bool,
+    #[serde(default)]
+    published: Option<String>,
+    #[serde(default)]
+    date: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+}
+
+/// `2025-04-12T10:00:00Z`, or a day `2025-04-12` read as noon UTC (the middle of the day
+/// whatever the outlet's zone).
+fn publication_time(published: Option<&str>, date: Option<&str>) -> Option<DateTime<Utc>> {
+    if let Some(time) = published.and_then(|p| DateTime::parse_from_rfc3339(p).ok()) {
+        return Some(time.with_timezone(&Utc));
+    }
+    let day = chrono::NaiveDate::parse_from_str(date?, "%Y-%m-%d").ok()?;
+    Some(day.and_hms_opt(12, 0, 0)?.and_utc())
 }
 
 impl From<RawLabelled> for Labelled {
@@ -85,6 +107,8 @@ impl From<RawLabelled> for Labelled {
             category: raw.category.or(class),
             split: raw.split,
             ambiguous: raw.ambiguous,
+            published: publication_time(raw.published.as_deref(), raw.date.as_deref()),
+            source: raw.source,
         }
     }
 }

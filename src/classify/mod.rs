@@ -18,6 +18,7 @@ mod profile;
 mod reasons;
 mod similarity;
 mod story;
+pub mod story_eval;
 pub mod text;
 
 pub use profile::{

@@ -31,7 +31,8 @@ const WEEKDAYS: &[&str] = &[
     "saturday",
     "sunday",
 ];
-/// Phrases saying talks ended, and saying they were called off, as lower-case words.
+/// Phrases saying talks ended, and saying they were called off, as lower-case words (one
+/// to three words each).
 const ENDED: &[&str] = &[
     "end",
     "ends",
@@ -45,6 +46,8 @@ const ENDED: &[&str] = &[
     "closes",
     "close with",
     "closed with",
+    "is over",
+    "are over",
 ];
 const CALLED_OFF: &[&str] = &[
     "postpone",
@@ -68,6 +71,56 @@ const CALLED_OFF: &[&str] = &[
     "breaks down",
     "broke down",
     "stalled",
+];
+/// Phrases saying talks have begun. Not "resume": headlines say "talks resume Monday" of
+/// talks yet to happen as often as of talks under way.
+const STARTED: &[&str] = &[
+    "begin",
+    "begins",
+    "began",
+    "start",
+    "starts",
+    "started",
+    "kick off",
+    "kicks off",
+    "kicked off",
+    "get under way",
+    "under way",
+    "underway",
+    "opens",
+    "opened",
+    "launch",
+    "launches",
+    "launched",
+    "convene",
+    "convenes",
+    "convened",
+];
+/// Words before a word of beginning that put it in the future.
+const FUTURE_BEFORE: &[&str] = &["to", "will", "would", "shall"];
+/// Phrases saying talks are yet to happen: an announcement is a story of its own, apart
+/// from the meeting it announces.
+const SCHEDULED: &[&str] = &[
+    "to be held",
+    "will hold",
+    "will meet",
+    "to hold",
+    "to meet",
+    "set for",
+    "set to",
+    "scheduled",
+    "slated",
+    "announces",
+    "expected to",
+    "to host",
+    "will host",
+    "to take place",
+    "will take place",
+    "plan to",
+    "plans to",
+    "planned",
+    "next week",
+    "this weekend",
 ];
 /// Words before "end" that make it a noun or an intention, not talks ending ("to end the
 /// war", "must end enrichment").
@@ -245,20 +298,41 @@ fn number_of(words: &[&str], word: &str) -> Option<u32> {
 
 /// "ended" or "called off" when a phrase says so.
 fn outcome(words: &[String]) -> Option<String> {
+    let mut ended = false;
+    let mut started = false;
+    let mut scheduled = false;
     for (i, word) in words.iter().enumerate() {
         let two = words.get(i + 1).map(|next| format!("{word} {next}"));
+        let three = words
+            .get(i + 2)
+            .and_then(|third| two.as_ref().map(|t| format!("{t} {third}")));
         let says = |list: &[&str]| {
-            list.contains(&word.as_str()) || two.as_deref().is_some_and(|t| list.contains(&t))
+            list.contains(&word.as_str())
+                || two.as_deref().is_some_and(|t| list.contains(&t))
+                || three.as_deref().is_some_and(|t| list.contains(&t))
         };
         if says(CALLED_OFF) {
             return Some("called off".to_string());
         }
         let intention = i > 0 && NOT_ENDING_BEFORE.contains(&words[i - 1].as_str());
-        if says(ENDED) && !(word == "end" && intention) {
-            return Some("ended".to_string());
-        }
+        ended |= says(ENDED) && !(word == "end" && intention);
+        // "to begin Sunday", "will open": talks yet to happen.
+        let future = i > 0 && FUTURE_BEFORE.contains(&words[i - 1].as_str());
+        started |= says(STARTED) && !future;
+        scheduled |= says(STARTED) && future;
+        scheduled |= says(SCHEDULED);
     }
-    None
+    // A report of talks that ended and of the next ones agreed is about the ones that
+    // ended; one of talks that began and of their next session, about the beginning.
+    if ended {
+        Some("ended".to_string())
+    } else if started {
+        Some("started".to_string())
+    } else if scheduled {
+        Some("scheduled".to_string())
+    } else {
+        None
+    }
 }
 
 fn sorted_unique(mut list: Vec<String>) -> Vec<String> {
@@ -279,6 +353,95 @@ mod tests {
 
     fn same(a: &str, b: &str) -> bool {
         key(a).same_story(&key(b))
+    }
+
+    /// Whether `b`, published `hours` after `a`, joins the story `a` opened.
+    fn joins_after(a: &str, b: &str, hours: i64) -> bool {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-03-07T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        key(b).joins(at + chrono::Duration::hours(hours), &key(a), at)
+    }
+
+    #[test]
+    fn reports_a_few_hours_apart_join_however_they_are_worded() {
+        // The same meeting as three outlets might put it: no words in common but the
+        // parties.
+        let first = "US and Iranian envoys meet in Muscat";
+        assert!(joins_after(
+            first,
+            "Rare contact between Washington and Tehran in Oman",
+            3
+        ));
+        assert!(joins_after(
+            first,
+            "Iran calls first session with Americans constructive",
+            20
+        ));
+        // Told apart even within hours: another venue, another round, a stage that conflicts.
+        assert!(!joins_after(
+            first,
+            "US and Iranian envoys meet in Geneva",
+            3
+        ));
+        assert!(!joins_after(
+            "Third round of US-Iran talks ends in Muscat",
+            "Fourth round of US-Iran talks ends in Muscat",
+            3
+        ));
+        assert!(!joins_after(
+            first,
+            "US-Iran meeting in Muscat called off",
+            3
+        ));
+        // Days later, only a report that shares most of its words joins.
+        assert!(!joins_after(
+            first,
+            "Iran answers Washington through the Swiss",
+            50
+        ));
+        assert!(joins_after(
+            first,
+            "US and Iranian envoys meet again in Muscat",
+            50
+        ));
+        // After three days, nothing does.
+        assert!(!joins_after(
+            first,
+            "US and Iranian envoys meet in Muscat",
+            80
+        ));
+    }
+
+    #[test]
+    fn an_announcement_and_the_meeting_it_announces_are_two_stories() {
+        assert_eq!(
+            key("US and Iran to begin talks on Sunday")
+                .outcome
+                .as_deref(),
+            Some("scheduled")
+        );
+        assert_eq!(
+            key("US-Iran talks begin in Oman").outcome.as_deref(),
+            Some("started")
+        );
+        assert_eq!(
+            key("Second round of talks is over, Iran says")
+                .outcome
+                .as_deref(),
+            Some("ended")
+        );
+        assert!(!joins_after(
+            "Oman announces US-Iran talks for Saturday",
+            "US-Iran talks on Saturday end with a date for more",
+            30
+        ));
+        // Started and ended are the same meeting told at two moments.
+        assert!(joins_after(
+            "US-Iran talks begin in Oman",
+            "US-Iran talks in Oman end after four hours",
+            8
+        ));
     }
 
     #[test]

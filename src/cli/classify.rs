@@ -6,6 +6,7 @@
 use super::runtime;
 use anyhow::{Context, Result};
 use parleyd::classify::eval::{EvalReport, Labelled, cross_validate, evaluate};
+use parleyd::classify::story_eval::{StoryReport, replay_stories};
 use parleyd::classify::{Classifier, DEFAULT_PROFILE, Profile, builtin_profile};
 use parleyd::config::LogFormat;
 use parleyd::telemetry;
@@ -173,6 +174,8 @@ pub(super) struct EvalMode {
     pub(super) folds: Option<usize>,
     /// Whether folds keep each `event` together (`--group-by event`) or split items freely.
     pub(super) group_by_event: bool,
+    /// Replay the items as published and report story grouping (`--stories`).
+    pub(super) stories: bool,
 }
 
 /// Reads a labelled JSON Lines file, keeping the items of `split` when one is named.
@@ -212,6 +215,9 @@ pub(super) fn eval(
     telemetry::init("warn", LogFormat::Human);
     let classifier = load_classifier(profile)?;
     let mut items = read_labelled(file, split)?;
+    if mode.stories {
+        return write_stories(&replay_stories(&classifier, &items));
+    }
     let ambiguous = items.iter().filter(|i| i.ambiguous).count();
     let mut out = std::io::stdout().lock();
     let report = match mode.folds {
@@ -268,6 +274,48 @@ pub(super) fn eval(
     )?;
     write_details(&mut out, &report)?;
     check_floors(&report, floors)
+}
+
+fn write_stories(report: &StoryReport) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    for (event, stories) in &report.events {
+        let joined: Vec<String> = stories
+            .joined_others
+            .iter()
+            .map(|(other, n)| format!("{n} into {other}"))
+            .collect();
+        writeln!(
+            out,
+            "{event}: {} reports, {} alert{} ({}){}",
+            stories.reports,
+            stories.alerts,
+            if stories.alerts == 1 { "" } else { "s" },
+            stories.opened_by.join(", "),
+            if joined.is_empty() {
+                String::new()
+            } else {
+                format!(", joined another story: {}", joined.join(", "))
+            }
+        )?;
+    }
+    let seen = report.events_seen();
+    let swallowed = report.events_swallowed();
+    writeln!(
+        out,
+        "\n{seen} events with relevant reports: {} alerted, {:.2} extra alerts per alerted \
+         event, {swallowed} swallowed by another story ({:.1}%); {} alerts from items with no \
+         event; {} items without a date left out",
+        report.events_alerted(),
+        report.extra_per_alerted_event(),
+        if seen == 0 {
+            0.0
+        } else {
+            100.0 * swallowed as f64 / seen as f64
+        },
+        report.unlabelled_alerts,
+        report.undated
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn write_details(out: &mut impl Write, report: &EvalReport) -> Result<()> {

@@ -80,6 +80,11 @@ enum Command {
         /// fold) or `item` (plain k-fold).
         #[arg(long, value_name = "FIELD", default_value = "event", value_parser = ["event", "item"], requires = "folds")]
         group_by: String,
+        /// Replay the items oldest first (`published` or `date`) and report story grouping:
+        /// per real-world `event`, the alerts it would send and the reports that joined
+        /// another event's story.
+        #[arg(long, conflicts_with = "folds")]
+        stories: bool,
         /// Exit 1 if precision is below this.
         #[arg(long)]
         min_precision: Option<f64>,
@@ -152,6 +157,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             split,
             folds,
             group_by,
+            stories,
             min_precision,
             min_recall,
             min_f1,
@@ -162,6 +168,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             classify::EvalMode {
                 folds: folds.map(usize::from),
                 group_by_event: group_by == "event",
+                stories,
             },
             classify::Floors {
                 precision: min_precision,
