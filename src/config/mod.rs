@@ -1,7 +1,7 @@
 //! Loads the TOML config, validates all of it at once, and resolves secrets from the environment.
 //!
 //! Loading has two steps, as in ripgrep's low/high args: the file is parsed into a plain
-//! TOML table, then [`validate`] walks that table and builds a typed [`Config`], collecting
+//! TOML table, then `validate` walks that table and builds a typed [`Config`], collecting
 //! every problem (unknown key, bad URL, bad duration, missing variable…) with its key path
 //! instead of stopping at the first. `${VAR}` references are resolved only after parsing, so
 //! a TOML syntax error can never quote a substituted secret.
