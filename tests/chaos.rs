@@ -134,9 +134,14 @@ const TOPICS: &[&str] = &[
 fn title(story: usize) -> String {
     assert!(TOPICS.len() >= STORIES * 3, "three topic words per story");
     let words = &TOPICS[story * 3..story * 3 + 3];
+    // Every story is published at the same moment, so a round number tells them apart (the
+    // story rule joins reports close in time unless a marker differs).
     format!(
-        "US and Iran hold talks on {}, {} and {}",
-        words[0], words[1], words[2]
+        "US and Iran hold round {} of talks on {}, {} and {}",
+        story + 1,
+        words[0],
+        words[1],
+        words[2]
     )
 }
 

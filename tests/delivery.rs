@@ -300,16 +300,18 @@ async fn alerts_are_listed_retried_from_dead_letters_and_sinks_can_be_tested() {
 async fn a_flood_is_capped_and_the_excess_arrives_as_one_digest() {
     let feeds = FeedServer::start().await;
     let receiver = WebhookReceiver::start().await;
+    // Five stories published at the same moment: each names another place, so the story
+    // rule (which joins reports close in time unless a marker differs) keeps them apart.
     let (path, route) = feed_with(&[
-        ("a", "US and Iran hold talks on prisoners", ""),
+        ("a", "US and Iran hold talks on prisoners in Geneva", ""),
         (
             "b",
-            "Washington and Tehran open a hotline for naval incidents",
+            "Washington and Tehran open a hotline for naval incidents in Bahrain",
             "",
         ),
         (
             "c",
-            "Iran ready to negotiate with US on enrichment limits",
+            "Iran ready to negotiate with US on enrichment limits in Vienna",
             "",
         ),
         (
@@ -317,7 +319,11 @@ async fn a_flood_is_capped_and_the_excess_arrives_as_one_digest() {
             "Oman delivers Trump letter to Iran's supreme leader",
             "",
         ),
-        ("e", "Witkoff and Araghchi agree on a new back channel", ""),
+        (
+            "e",
+            "Witkoff and Araghchi agree on a new back channel in Qatar",
+            "",
+        ),
     ]);
     feeds.set(&path, route);
     let dir = TestDir::new();

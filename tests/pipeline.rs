@@ -540,3 +540,43 @@ async fn stats_and_replay_read_the_store_without_sending() {
     );
     assert!(receiver.received().is_empty(), "replay sends nothing");
 }
+
+/// Guaranteed: news first seen in a feed's backlog (its first poll, which never alerts) is
+/// remembered as a story, so the same news reported later by another feed, in other
+/// words, does not alert as new; other news still does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn news_already_in_a_backlog_does_not_alert_from_another_feed() {
+    let feeds = FeedServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    let dir = TestDir::new();
+    let config = dir.config(&webhook_config(&feeds, ""));
+    let hook = receiver.url("/hook");
+    let env = [("HOOK_URL", hook.as_str())];
+    let backlog = ("b-1", "US and Iranian envoys meet in Muscat", "");
+    serve_all(&feeds, &[backlog], &[IRRELEVANT_ATOM], &[]);
+    let run = once(&config, &env).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(receiver.received().is_empty(), "first polls never alert");
+
+    let reworded = (
+        "c-1",
+        "Rare contact between Washington and Tehran in Oman",
+        "",
+    );
+    serve_all(&feeds, &[backlog], &[IRRELEVANT_ATOM, reworded], &[]);
+    let run = once(&config, &env).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        receiver.received().is_empty(),
+        "the backlog's news reworded by another feed is not news: {}",
+        run.stderr
+    );
+
+    let other = ("d-1", "US and Iran hold a second meeting in Geneva", "");
+    serve_all(&feeds, &[backlog], &[IRRELEVANT_ATOM, reworded, other], &[]);
+    let run = once(&config, &env).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "{}", run.stderr);
+    assert_eq!(received[0].json()["article"]["title"], other.1);
+}

@@ -65,10 +65,19 @@ fn alerting_to(article: Article, sinks: &[&str]) -> NewArticle {
         parleyd::classify::builtin_profile(parleyd::classify::DEFAULT_PROFILE).unwrap(),
         None,
     );
+    // The event kind is the classifier's (talks and a channel are two stories); the rest of
+    // the verdict is fixed.
+    let event = classifier
+        .classify(&article.title, "")
+        .event
+        .or(Some(parleyd::Event::Talks));
     NewArticle::Alert(Alerting {
         story: classifier.story_key(&article.title),
         article,
-        verdict: relevant(),
+        verdict: Verdict {
+            event,
+            ..relevant()
+        },
         sinks: sinks.iter().map(|s| s.to_string()).collect(),
     })
 }
@@ -509,5 +518,133 @@ async fn pruning_runs_when_due_and_takes_old_stories_too() {
         store.prune_if_due(later, every, later).unwrap(),
         Some(1),
         "the article committed after the last prune"
+    );
+}
+
+fn published_at(mut article: Article, at: chrono::DateTime<Utc>) -> Article {
+    article.published = Some(at);
+    article.first_seen = at;
+    article
+}
+
+fn silent(article: Article) -> NewArticle {
+    let classifier = parleyd::Classifier::new(
+        parleyd::classify::builtin_profile(parleyd::classify::DEFAULT_PROFILE).unwrap(),
+        None,
+    );
+    NewArticle::Silent {
+        story: classifier.story_key(&article.title),
+        article,
+        verdict: relevant(),
+    }
+}
+
+fn commit_one(
+    store: &Store,
+    new: NewArticle,
+    now: chrono::DateTime<Utc>,
+) -> parleyd::store::CommitOutcome {
+    let feed_url = new.article().feed_url.clone();
+    store
+        .commit_poll(&PollCommit {
+            feed_url: &feed_url,
+            state: FeedState::default(),
+            articles: vec![new],
+            story_window: Duration::from_secs(72 * 3600),
+            now,
+        })
+        .unwrap()
+}
+
+/// Guaranteed: a relevant article stored without an alert (a feed's backlog, or too old)
+/// still opens a story, so a later report of that story from another feed does not alert
+/// as news; a later development still does.
+#[tokio::test]
+async fn a_story_first_seen_in_a_backlog_does_not_alert_when_another_feed_carries_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
+    let now = Utc::now();
+    let backlog = published_at(
+        article("one", "1", "US and Iranian envoys meet in Muscat"),
+        now,
+    );
+    let outcome = commit_one(&store, silent(backlog.clone()), now);
+    assert!(outcome.queued.is_empty());
+    assert_eq!((outcome.stored, outcome.remembered), (1, 1));
+    let story = store
+        .story(&parleyd::model::alert_id(&backlog.store_key()))
+        .unwrap()
+        .expect("the backlog opened a story");
+    assert!(!story.alerted);
+
+    let later = now + chrono::Duration::hours(5);
+    let copy = published_at(
+        article(
+            "two",
+            "2",
+            "Rare contact between Washington and Tehran in Oman",
+        ),
+        later,
+    );
+    let outcome = commit_one(&store, alerting(copy), later);
+    assert!(
+        outcome.queued.is_empty(),
+        "a copy of backlog news is not news"
+    );
+    assert_eq!(outcome.joined_story, 1);
+
+    let days_later = now + chrono::Duration::days(4);
+    let next = published_at(
+        article("two", "3", "US and Iranian envoys meet in Muscat"),
+        days_later,
+    );
+    assert_eq!(
+        commit_one(&store, alerting(next), days_later).queued.len(),
+        1,
+        "the next meeting, days later, is news"
+    );
+}
+
+/// Guaranteed: reports published within hours of each other join one story however they
+/// are worded, unless a marker (place, round, weekday, stage) tells them apart; the story
+/// counts its reports and keeps the latest publication time.
+#[tokio::test]
+async fn reports_hours_apart_join_by_time_unless_a_marker_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
+    let now = Utc::now();
+    let first = published_at(
+        article("wire", "1", "US and Iranian envoys meet in Muscat"),
+        now,
+    );
+    let id = commit_one(&store, alerting(first), now).queued[0].clone();
+    for (hours, feed, title) in [
+        (2, "daily", "Washington and Tehran in rare direct contact"),
+        (
+            9,
+            "gazette",
+            "Iran calls first session with Americans constructive",
+        ),
+    ] {
+        let at = now + chrono::Duration::hours(hours);
+        let outcome = commit_one(
+            &store,
+            alerting(published_at(article(feed, "2", title), at)),
+            at,
+        );
+        assert!(outcome.queued.is_empty(), "{title} alerted again");
+    }
+    let story = store.story(&id).unwrap().unwrap();
+    assert_eq!(story.reports, 3);
+    assert_eq!(story.latest, Some(now + chrono::Duration::hours(9)));
+
+    let at = now + chrono::Duration::hours(10);
+    let elsewhere = article("herald", "3", "US and Iranian envoys meet in Geneva");
+    assert_eq!(
+        commit_one(&store, alerting(published_at(elsewhere, at)), at)
+            .queued
+            .len(),
+        1,
+        "another venue the same day is another story"
     );
 }

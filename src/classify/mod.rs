@@ -17,13 +17,14 @@ mod phrases;
 mod profile;
 mod reasons;
 mod similarity;
-mod story;
+pub mod story;
 pub mod story_eval;
 pub mod text;
 
 pub use profile::{
     CONTEXT_WINDOW, Contextual, Cues, Events, LEXICON_FILE, Learned, Party, Profile, ProfileError,
 };
+pub use story::StoryKey;
 
 use crate::config::ProfileSource;
 use crate::model::{Article, Event, Verdict};

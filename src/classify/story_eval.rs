@@ -2,8 +2,9 @@
 //! would join a story, with publication time as the clock.
 
 use super::Classifier;
+use super::StoryKey;
 use super::eval::Labelled;
-use crate::model::StoryKey;
+use crate::model::Event;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -69,6 +70,8 @@ impl StoryReport {
 /// One story open during the replay.
 struct OpenStory {
     key: StoryKey,
+    /// The event kind of its first report: talks and a channel are two stories.
+    kind: Option<Event>,
     latest: DateTime<Utc>,
     /// The event (or unlabelled item id) whose report opened it.
     opened_by: String,
@@ -93,7 +96,8 @@ pub fn replay_stories(classifier: &Classifier, items: &[Labelled]) -> StoryRepor
     });
     let mut stories: Vec<OpenStory> = Vec::new();
     for (item, at) in dated {
-        if !classifier.classify(&item.title, &item.summary).relevant {
+        let verdict = classifier.classify(&item.title, &item.summary);
+        if !verdict.relevant {
             continue;
         }
         let key = classifier.story_key(&item.title);
@@ -101,7 +105,7 @@ pub fn replay_stories(classifier: &Classifier, items: &[Labelled]) -> StoryRepor
             .group
             .clone()
             .unwrap_or_else(|| format!("item:{}", item.id_text()));
-        let joined = best_story(&mut stories, &key, at);
+        let joined = best_story(&mut stories, &key, verdict.event, at);
         let stats = item
             .group
             .as_ref()
@@ -123,6 +127,7 @@ pub fn replay_stories(classifier: &Classifier, items: &[Labelled]) -> StoryRepor
             None => {
                 stories.push(OpenStory {
                     key,
+                    kind: verdict.event,
                     latest: at,
                     opened_by: owner,
                 });
@@ -140,17 +145,18 @@ pub fn replay_stories(classifier: &Classifier, items: &[Labelled]) -> StoryRepor
     report
 }
 
-/// The story a report joins: of those [`StoryKey::joins`] allows, the one sharing most
-/// words with it, the most recent on a tie.
+/// The story a report joins: of those of its event kind that [`StoryKey::joins`] allows,
+/// the one sharing most words with it, the most recent on a tie.
 fn best_story<'s>(
     stories: &'s mut [OpenStory],
     key: &StoryKey,
+    kind: Option<Event>,
     at: DateTime<Utc>,
 ) -> Option<&'s mut OpenStory> {
     stories
         .iter_mut()
         .enumerate()
-        .filter(|(_, story)| key.joins(at, &story.key, story.latest))
+        .filter(|(_, story)| story.kind == kind && key.joins(at, &story.key, story.latest))
         .max_by_key(|(index, story)| (key.shared_terms(&story.key), *index))
         .map(|(_, story)| story)
 }

@@ -67,8 +67,11 @@ pub struct FeedReport {
     pub relevant: usize,
     /// Alerts queued (new stories).
     pub queued: usize,
-    /// Relevant articles that joined a story already alerted.
+    /// Relevant articles that joined a story already open.
     pub joined_story: usize,
+    /// Relevant articles that did not alert (backlog, too old) and were remembered in a
+    /// story, so later copies do not alert.
+    pub remembered: usize,
 }
 
 /// The stages, built once from a config and shared by every task.
@@ -210,6 +213,7 @@ impl Pipeline {
             relevant,
             queued: outcome.queued.len(),
             joined_story: outcome.joined_story,
+            remembered: outcome.remembered,
         })
     }
 
@@ -257,12 +261,22 @@ impl Pipeline {
     }
 
     /// A classified article, ready to commit: an alerting one carries its routes and story
-    /// key, a quiet one only its verdict.
+    /// key, a relevant one that does not alert its story key, an irrelevant one only its
+    /// verdict.
     fn judged(&self, article: Article, verdict: Verdict, alert: bool) -> NewArticle {
-        if !alert {
+        if !verdict.relevant {
             return NewArticle::Quiet {
                 article,
                 verdict: Some(verdict),
+            };
+        }
+        if !alert {
+            // Relevant backlog or old news: remembered as a story, so that a later copy of
+            // it from another feed does not alert as news.
+            return NewArticle::Silent {
+                story: self.classifier.story_key(&article.title),
+                article,
+                verdict,
             };
         }
         NewArticle::Alert(Alerting {

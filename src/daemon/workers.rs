@@ -76,6 +76,7 @@ fn log_poll(feed: &FeedConfig, result: &Result<FeedReport, FeedError>) {
             relevant = report.relevant,
             queued = report.queued,
             joined_story = report.joined_story,
+            remembered = report.remembered,
             "Feed polled."
         ),
         Err(err) => {

@@ -6,7 +6,8 @@
 use super::keys;
 use super::records::{StoredArticle, StoryRecord};
 use super::{FeedState, Store, StoreError, decode_all, io};
-use crate::model::{Alert, Article, StoryKey, Verdict, alert_id, link_fingerprint};
+use crate::classify::StoryKey;
+use crate::model::{Alert, Article, Verdict, alert_id, link_fingerprint};
 use crate::sync::lock;
 use chrono::{DateTime, Utc};
 use sled::Transactional;
@@ -21,14 +22,25 @@ const COMMIT_ATTEMPTS: usize = 8;
 /// alert needs, so the store never has to make up a verdict or a route.
 #[derive(Debug, Clone)]
 pub enum NewArticle {
-    /// Stored without alerting: not relevant, part of a first poll's backlog, or too old.
+    /// Not relevant: stored, and nothing else.
     Quiet {
         /// The article.
         article: Article,
         /// Its verdict, if it was classified.
         verdict: Option<Verdict>,
     },
-    /// Opens a story (and queues its alert) or joins one already alerted.
+    /// Relevant but not to alert (part of a first poll's backlog, or too old): opens or
+    /// joins a story without an alert, so a later copy of that story does not alert as
+    /// news either.
+    Silent {
+        /// The article.
+        article: Article,
+        /// The verdict that made it relevant.
+        verdict: Verdict,
+        /// Its headline's story key.
+        story: StoryKey,
+    },
+    /// Opens a story (and queues its alert) or joins one already open.
     Alert(Alerting),
 }
 
@@ -36,7 +48,7 @@ impl NewArticle {
     /// The article itself, whatever its fate.
     pub fn article(&self) -> &Article {
         match self {
-            NewArticle::Quiet { article, .. } => article,
+            NewArticle::Quiet { article, .. } | NewArticle::Silent { article, .. } => article,
             NewArticle::Alert(alerting) => &alerting.article,
         }
     }
@@ -51,9 +63,42 @@ pub struct Alerting {
     pub verdict: Verdict,
     /// The sinks whose routes take it; a new story is queued for these.
     pub sinks: Vec<String>,
-    /// The headline's story key: a story joins another when the keys say they are the same
-    /// (see [`StoryKey::same_story`]).
+    /// The headline's story key: a report joins a story when the keys say they are one
+    /// (see [`StoryKey::joins`]).
     pub story: StoryKey,
+}
+
+/// A relevant article on its way to a story, alerting or silent.
+struct StoryBound<'a> {
+    article: &'a Article,
+    verdict: &'a Verdict,
+    story: &'a StoryKey,
+    /// The sinks to alert; `None` for a silent article.
+    alert_sinks: Option<&'a [String]>,
+}
+
+impl<'a> StoryBound<'a> {
+    fn of(new: &'a NewArticle) -> Option<StoryBound<'a>> {
+        match new {
+            NewArticle::Quiet { .. } => None,
+            NewArticle::Silent {
+                article,
+                verdict,
+                story,
+            } => Some(StoryBound {
+                article,
+                verdict,
+                story,
+                alert_sinks: None,
+            }),
+            NewArticle::Alert(alerting) => Some(StoryBound {
+                article: &alerting.article,
+                verdict: &alerting.verdict,
+                story: &alerting.story,
+                alert_sinks: Some(&alerting.sinks),
+            }),
+        }
+    }
 }
 
 /// Everything one poll of one feed changes.
@@ -78,8 +123,11 @@ pub struct CommitOutcome {
     pub stored: usize,
     /// Alert ids queued, one per new story.
     pub queued: Vec<String>,
-    /// Alerting articles that joined a story already alerted.
+    /// Alerting articles that joined a story already open.
     pub joined_story: usize,
+    /// Relevant articles that did not alert (backlog, too old) and opened or joined a story
+    /// so that later copies do not alert.
+    pub remembered: usize,
 }
 
 /// Every story, decoded at one stories version.
@@ -108,9 +156,12 @@ impl Store {
         let mut quiet = Vec::new();
         let mut alerting = Vec::new();
         for new in &commit.articles {
-            match new {
-                NewArticle::Quiet { article, verdict } => quiet.push((article, verdict.as_ref())),
-                NewArticle::Alert(alert) => alerting.push(alert),
+            match (new, StoryBound::of(new)) {
+                (NewArticle::Quiet { article, verdict }, _) => {
+                    quiet.push((article, verdict.as_ref()));
+                }
+                (_, Some(bound)) => alerting.push(bound),
+                (_, None) => {}
             }
         }
         let previous = self.feed_state(commit.feed_url)?;
@@ -299,7 +350,7 @@ impl CommitTrees<'_> {
 /// Applies one poll; returns the outcome and whether a new story was opened.
 fn apply_commit(
     commit: &PollCommit<'_>,
-    alerting: &[&Alerting],
+    alerting: &[StoryBound<'_>],
     stored_quietly: usize,
     sequences: &[u64],
     stories: &[StoryRecord],
@@ -315,7 +366,7 @@ fn apply_commit(
     let mut opened: Vec<StoryRecord> = Vec::new();
     for new in alerting {
         let key = new.article.store_key();
-        if trees.contains_article(&new.article)? {
+        if trees.contains_article(new.article)? {
             continue;
         }
         let mut stored = StoredArticle {
@@ -324,33 +375,44 @@ fn apply_commit(
             alert_id: None,
         };
         let sequence = next_sequence.next().copied().unwrap_or_default();
-        let event = new.verdict.event;
         let link = new.article.link.as_deref().map(link_fingerprint);
+        let published = new.article.effective_time();
         let open_stories = stories
             .iter()
             .filter(|story| commit.now - story.first_seen <= window)
             .chain(opened.iter());
-        match joined_story(open_stories, new, link) {
+        match joined_story(open_stories, new, published, link) {
             Some(id) => {
-                join_story(trees, &id, &new.article.feed, &mut opened)?;
-                stored.alert_id = Some(id);
-                outcome.joined_story += 1;
+                join_story(trees, &id, new, published, &mut opened)?;
+                stored.alert_id = new.alert_sinks.is_some().then_some(id);
+                match new.alert_sinks {
+                    Some(_) => outcome.joined_story += 1,
+                    None => outcome.remembered += 1,
+                }
             }
             None => {
                 let id = alert_id(&key);
                 let story = StoryRecord {
                     alert_id: id.clone(),
                     first_seen: commit.now,
-                    event,
+                    event: new.verdict.event,
                     key: new.story.clone(),
                     link,
+                    latest: Some(published),
+                    alerted: new.alert_sinks.is_some(),
+                    reports: 1,
                     reported_by: vec![new.article.feed.clone()],
                 };
                 trees.stories.insert(id.as_bytes(), keys::encode(&story))?;
                 opened.push(story);
-                queue_alerts(trees, new, &id, sequence, commit.now)?;
-                stored.alert_id = Some(id.clone());
-                outcome.queued.push(id);
+                match new.alert_sinks {
+                    Some(sinks) => {
+                        queue_alerts(trees, new, sinks, &id, sequence, commit.now)?;
+                        stored.alert_id = Some(id.clone());
+                        outcome.queued.push(id);
+                    }
+                    None => outcome.remembered += 1,
+                }
             }
         }
         trees.articles.insert(&key[..], keys::encode(&stored))?;
@@ -367,34 +429,54 @@ fn apply_commit(
     Ok((outcome, !opened.is_empty()))
 }
 
-/// The alert id of the story `new` joins, if any: one with the same canonical link, or
-/// with the same event kind and a headline the story keys call the same story.
+/// The id of the story `new` joins, if any: one with the same canonical link, else of the
+/// stories of its event kind that [`StoryKey::joins`] allows (talks and a channel are two
+/// stories), the one sharing most words with it (the latest on a tie).
 fn joined_story<'s>(
-    mut stories: impl Iterator<Item = &'s StoryRecord>,
-    new: &Alerting,
+    stories: impl Iterator<Item = &'s StoryRecord>,
+    new: &StoryBound<'_>,
+    published: DateTime<Utc>,
     link: Option<u64>,
 ) -> Option<String> {
-    stories
-        .find(|story| {
-            (link.is_some() && story.link == link)
-                || (story.event == new.verdict.event && story.key.same_story(&new.story))
-        })
-        .map(|story| story.alert_id.clone())
+    let mut best: Option<(usize, DateTime<Utc>, &StoryRecord)> = None;
+    for story in stories {
+        if link.is_some() && story.link == link {
+            return Some(story.alert_id.clone());
+        }
+        if story.event != new.verdict.event
+            || !new
+                .story
+                .joins(published, &story.key, story.latest_report())
+        {
+            continue;
+        }
+        let rank = (new.story.shared_terms(&story.key), story.latest_report());
+        if best.is_none_or(|(words, latest, _)| rank > (words, latest)) {
+            best = Some((rank.0, rank.1, story));
+        }
+    }
+    best.map(|(_, _, story)| story.alert_id.clone())
 }
 
-/// Adds a feed to a story already alerted. The story is re-read inside the transaction:
-/// another article may have joined since it was read.
+/// Adds a report to a story: its feed, its words and markers, its publication time. The
+/// story is re-read inside the transaction: another article may have joined since it was
+/// read.
 fn join_story(
     trees: &CommitTrees<'_>,
     id: &str,
-    feed: &str,
+    new: &StoryBound<'_>,
+    published: DateTime<Utc>,
     opened: &mut [StoryRecord],
 ) -> TxResult<()> {
     let current = trees.stories.get(id.as_bytes())?;
     if let Some(mut story) = current.and_then(|b| keys::decode::<StoryRecord>(&b).ok()) {
+        let feed = &new.article.feed;
         if !story.reported_by.iter().any(|f| f == feed) {
             story.reported_by.push(feed.to_string());
         }
+        story.reports = story.reports.max(1) + 1;
+        story.latest = Some(story.latest_report().max(published));
+        story.key.absorb(new.story);
         trees.stories.insert(id.as_bytes(), keys::encode(&story))?;
         if let Some(local) = opened.iter_mut().find(|s| s.alert_id == id) {
             *local = story;
@@ -406,12 +488,13 @@ fn join_story(
 /// Queues a new story's alert for every sink whose route takes it, due now.
 fn queue_alerts(
     trees: &CommitTrees<'_>,
-    new: &Alerting,
+    new: &StoryBound<'_>,
+    sinks: &[String],
     id: &str,
     sequence: u64,
     now: DateTime<Utc>,
 ) -> TxResult<()> {
-    for sink in &new.sinks {
+    for sink in sinks {
         let alert = Alert {
             id: id.to_string(),
             sink: sink.clone(),

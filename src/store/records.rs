@@ -1,7 +1,8 @@
 //! The records the store keeps, as written to disk (see [`super::keys`] for where).
 
 use super::keys;
-use crate::model::{Alert, Article, Event, StoryKey, Verdict, alert_id};
+use crate::classify::StoryKey;
+use crate::model::{Alert, Article, Event, Verdict, alert_id};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -64,21 +65,46 @@ pub struct SentAlert {
     pub digest: Option<String>,
 }
 
-/// A story that has alerted: later relevant articles about the same event join it instead
-/// of alerting again.
+/// A story: the first relevant report of an event and the reports that joined it. Later
+/// reports of the same story join it instead of alerting again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoryRecord {
-    /// The alert the story raised.
+    /// The story's id: the alert id of the report that opened it.
     pub alert_id: String,
-    /// When the story first alerted.
+    /// When the story was opened (commit time).
     pub first_seen: DateTime<Utc>,
-    /// The event kind, which a joining article must share.
+    /// The first report's event kind.
     pub event: Option<Event>,
-    /// The first article's story key (see [`super::Alerting::story`]).
+    /// The words and markers of every report so far (see [`StoryKey::joins`]).
     #[serde(flatten)]
     pub key: StoryKey,
     /// Fingerprint of the first article's canonical link.
     pub link: Option<u64>,
+    /// The latest publication time among its reports: the story rule's clock. Records
+    /// written before it existed use `first_seen`.
+    #[serde(default)]
+    pub latest: Option<DateTime<Utc>>,
+    /// Whether the story raised an alert. One opened by a relevant article that did not
+    /// alert (a first poll's backlog, an article too old) raises none, and neither do the
+    /// reports that join it: they are copies of news the user was not sent as new.
+    #[serde(default = "opened_by_an_alert")]
+    pub alerted: bool,
+    /// How many reports it holds, the first one included (0 in records written before it
+    /// was counted).
+    #[serde(default)]
+    pub reports: u32,
     /// Feeds that carried it, first one first.
     pub reported_by: Vec<String>,
+}
+
+/// Stories written before silent stories existed were all opened by an alert.
+fn opened_by_an_alert() -> bool {
+    true
+}
+
+impl StoryRecord {
+    /// The publication time a new report is compared with.
+    pub fn latest_report(&self) -> DateTime<Utc> {
+        self.latest.unwrap_or(self.first_seen)
+    }
 }

@@ -3,12 +3,21 @@
 
 use super::text::{Token, tokenize};
 use super::{Classifier, Role};
-use crate::model::{StoryKey, strip_publisher_suffix};
+use crate::model::strip_publisher_suffix;
+pub use rule::{
+    STORY_JOIN_SIMILARITY, STORY_JOIN_WINDOW, STORY_WORD_SHARE, STORY_WORD_WINDOW, StoryKey,
+    jaccard,
+};
+
+mod rule;
+mod stage;
+
 use rustc_hash::FxHashMap;
+use stage::outcome;
 use std::sync::LazyLock;
 
 /// Countries and the other names that fold into them, one line each (see the file).
-const PLACES_FILE: &str = include_str!("places.txt");
+const PLACES_FILE: &str = include_str!("../places.txt");
 
 /// Place names in lower case, words joined by one space, to their country.
 static PLACES: LazyLock<Places> = LazyLock::new(|| Places::parse(PLACES_FILE));
@@ -31,103 +40,6 @@ const WEEKDAYS: &[&str] = &[
     "saturday",
     "sunday",
 ];
-/// Phrases saying talks ended, and saying they were called off, as lower-case words (one
-/// to three words each).
-const ENDED: &[&str] = &[
-    "end",
-    "ends",
-    "ended",
-    "conclude",
-    "concludes",
-    "concluded",
-    "wrap up",
-    "wraps up",
-    "wrapped up",
-    "closes",
-    "close with",
-    "closed with",
-    "is over",
-    "are over",
-];
-const CALLED_OFF: &[&str] = &[
-    "postpone",
-    "postpones",
-    "postponed",
-    "delayed",
-    "cancel",
-    "cancels",
-    "cancelled",
-    "canceled",
-    "call off",
-    "calls off",
-    "called off",
-    "suspend",
-    "suspends",
-    "suspended",
-    "collapse",
-    "collapses",
-    "collapsed",
-    "break down",
-    "breaks down",
-    "broke down",
-    "stalled",
-];
-/// Phrases saying talks have begun. Not "resume": headlines say "talks resume Monday" of
-/// talks yet to happen as often as of talks under way.
-const STARTED: &[&str] = &[
-    "begin",
-    "begins",
-    "began",
-    "start",
-    "starts",
-    "started",
-    "kick off",
-    "kicks off",
-    "kicked off",
-    "get under way",
-    "under way",
-    "underway",
-    "opens",
-    "opened",
-    "launch",
-    "launches",
-    "launched",
-    "convene",
-    "convenes",
-    "convened",
-];
-/// Words before a word of beginning that put it in the future.
-const FUTURE_BEFORE: &[&str] = &["to", "will", "would", "shall"];
-/// Phrases saying talks are yet to happen: an announcement is a story of its own, apart
-/// from the meeting it announces.
-const SCHEDULED: &[&str] = &[
-    "to be held",
-    "will hold",
-    "will meet",
-    "to hold",
-    "to meet",
-    "set for",
-    "set to",
-    "scheduled",
-    "slated",
-    "announces",
-    "expected to",
-    "to host",
-    "will host",
-    "to take place",
-    "will take place",
-    "plan to",
-    "plans to",
-    "planned",
-    "next week",
-    "this weekend",
-];
-/// Words before "end" that make it a noun or an intention, not talks ending ("to end the
-/// war", "must end enrichment").
-const NOT_ENDING_BEFORE: &[&str] = &[
-    "to", "the", "an", "no", "must", "should", "would", "could", "can", "will",
-];
-
 struct Places {
     names: FxHashMap<String, String>,
     longest: usize,
@@ -294,45 +206,6 @@ fn cardinal_number(word: &str) -> Option<u32> {
 fn number_of(words: &[&str], word: &str) -> Option<u32> {
     let index = words.iter().position(|w| *w == word)?;
     u32::try_from(index + 1).ok()
-}
-
-/// "ended" or "called off" when a phrase says so.
-fn outcome(words: &[String]) -> Option<String> {
-    let mut ended = false;
-    let mut started = false;
-    let mut scheduled = false;
-    for (i, word) in words.iter().enumerate() {
-        let two = words.get(i + 1).map(|next| format!("{word} {next}"));
-        let three = words
-            .get(i + 2)
-            .and_then(|third| two.as_ref().map(|t| format!("{t} {third}")));
-        let says = |list: &[&str]| {
-            list.contains(&word.as_str())
-                || two.as_deref().is_some_and(|t| list.contains(&t))
-                || three.as_deref().is_some_and(|t| list.contains(&t))
-        };
-        if says(CALLED_OFF) {
-            return Some("called off".to_string());
-        }
-        let intention = i > 0 && NOT_ENDING_BEFORE.contains(&words[i - 1].as_str());
-        ended |= says(ENDED) && !(word == "end" && intention);
-        // "to begin Sunday", "will open": talks yet to happen.
-        let future = i > 0 && FUTURE_BEFORE.contains(&words[i - 1].as_str());
-        started |= says(STARTED) && !future;
-        scheduled |= says(STARTED) && future;
-        scheduled |= says(SCHEDULED);
-    }
-    // A report of talks that ended and of the next ones agreed is about the ones that
-    // ended; one of talks that began and of their next session, about the beginning.
-    if ended {
-        Some("ended".to_string())
-    } else if started {
-        Some("started".to_string())
-    } else if scheduled {
-        Some("scheduled".to_string())
-    } else {
-        None
-    }
 }
 
 fn sorted_unique(mut list: Vec<String>) -> Vec<String> {
