@@ -105,6 +105,30 @@ pub struct Alert {
     pub held: bool,
 }
 
+/// What an alert's receivers learn of its story, so they can thread it: the story's id
+/// and how far it has spread when the alert is sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorySummary {
+    /// The story's id. A story sends one alert, from the report that opened it, and
+    /// shares that alert's id.
+    pub id: String,
+    /// Reports the story holds so far, the alert's own included.
+    pub reports: u32,
+    /// The other feeds that carried it so far.
+    pub also_reported_by: Vec<String>,
+}
+
+impl StorySummary {
+    /// An alert whose story the store no longer holds (or a digest's view of it): itself.
+    pub fn alone(alert: &Alert) -> StorySummary {
+        StorySummary {
+            id: alert.id.clone(),
+            reports: 1,
+            also_reported_by: Vec::new(),
+        }
+    }
+}
+
 /// The alert id for an article: its store key in hex, so it is stable across restarts.
 pub fn alert_id(store_key: &[u8; 16]) -> String {
     let mut out = String::with_capacity(32);

@@ -218,6 +218,10 @@ async fn the_same_story_from_two_feeds_alerts_once() {
         "rss feed"
     };
     assert_eq!(body["also_reported_by"], serde_json::json!([other]));
+    // The story, for receivers that thread: its id is the alert's (a story sends one
+    // alert), and both feeds' reports are in it by the time `once` delivers.
+    assert_eq!(body["story"]["id"], body["id"]);
+    assert_eq!(body["story"]["reports"], 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

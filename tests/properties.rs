@@ -174,7 +174,7 @@ proptest! {
     #[test]
     fn the_webhook_body_gives_back_the_title_exactly(title in ".{0,120}") {
         let alert = alert_with(&title, None, "");
-        let body = webhook::payload(&alert, &[]).to_string();
+        let body = webhook::payload(&alert, &parleyd::model::StorySummary::alone(&alert)).to_string();
         let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
         prop_assert_eq!(parsed["article"]["title"].as_str(), Some(title.as_str()));
         prop_assert_eq!(parsed["type"].as_str(), Some("parleyd.alert"));

@@ -182,7 +182,11 @@ pub(super) fn test_alert(path: &Path, sink_name: &str) -> Result<ExitCode> {
         held: false,
     };
     let notifier = parleyd::notify::Notifier::new(&config.delivery)?;
-    match runtime()?.block_on(notifier.send(sink, &alert, &[])) {
+    match runtime()?.block_on(notifier.send(
+        sink,
+        &alert,
+        &parleyd::model::StorySummary::alone(&alert),
+    )) {
         Ok(()) => {
             println!("sink `{}` accepted the test alert", sink.name);
             Ok(ExitCode::SUCCESS)

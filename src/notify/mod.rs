@@ -12,7 +12,7 @@ pub mod webhook;
 
 use crate::config::{DeliveryConfig, SigningKey, SinkConfig, SinkKind};
 use crate::http::{client_builder, error_chain, retry_after};
-use crate::model::Alert;
+use crate::model::{Alert, StorySummary};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -104,23 +104,23 @@ impl Notifier {
     ///
     /// # Errors
     /// A [`DeliveryError`] naming the sink.
-    /// `also_reported_by` names the other feeds that carried the same story so far.
+    /// `story` says which story the alert opened and how far it has spread so far.
     pub async fn send(
         &self,
         sink: &SinkConfig,
         alert: &Alert,
-        also_reported_by: &[String],
+        story: &StorySummary,
     ) -> Result<(), DeliveryError> {
         match &sink.kind {
             SinkKind::Stdout { json } => {
-                stdout::write(alert, also_reported_by, *json).map_err(|e| stdout_error(sink, e))
+                stdout::write(alert, story, *json).map_err(|e| stdout_error(sink, e))
             }
             SinkKind::Slack { url, mention } => {
-                let body = slack::payload(alert, also_reported_by, mention.as_deref());
+                let body = slack::payload(alert, &story.also_reported_by, mention.as_deref());
                 self.post(sink, url.expose(), &body, &alert.id, None).await
             }
             SinkKind::Webhook { url, signing_key } => {
-                let body = webhook::payload(alert, also_reported_by);
+                let body = webhook::payload(alert, story);
                 self.post(sink, url.expose(), &body, &alert.id, signing_key.as_ref())
                     .await
             }
@@ -228,8 +228,8 @@ impl Notifier {
         mut alert: Alert,
         report: &mut DeliveryReport,
     ) -> Result<bool, StoreError> {
-        let also = store.also_reported_by(&alert)?;
-        match self.send(sink, &alert, &also).await {
+        let story = store.story_summary(&alert)?;
+        match self.send(sink, &alert, &story).await {
             Ok(()) => {
                 store.mark_sent(&key, &alert, Utc::now(), None)?;
                 report.sent += 1;

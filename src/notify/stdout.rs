@@ -1,19 +1,19 @@
 //! The stdout sink: a readable block per alert, or one JSON line (the webhook body).
 
-use crate::model::Alert;
+use crate::model::{Alert, StorySummary};
 use std::io::Write;
 
 /// Writes one alert to standard output.
 ///
 /// # Errors
 /// When standard output is closed.
-pub fn write(alert: &Alert, also_reported_by: &[String], json: bool) -> std::io::Result<()> {
+pub fn write(alert: &Alert, story: &StorySummary, json: bool) -> std::io::Result<()> {
     let text = if json {
-        let mut line = super::webhook::payload(alert, also_reported_by).to_string();
+        let mut line = super::webhook::payload(alert, story).to_string();
         line.push('\n');
         line
     } else {
-        render(alert, also_reported_by)
+        render(alert, &story.also_reported_by)
     };
     emit(&text)
 }

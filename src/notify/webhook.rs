@@ -1,14 +1,14 @@
 //! The generic webhook body: one JSON object per alert, versioned, documented in the README.
 
 use crate::config::SigningKey;
-use crate::model::Alert;
+use crate::model::{Alert, StorySummary};
 use serde_json::{Value, json};
 
 /// The version of the body's shape; bumped only on incompatible changes.
 pub const PAYLOAD_VERSION: u32 = 1;
 
 /// The JSON body posted to a generic webhook.
-pub fn payload(alert: &Alert, also_reported_by: &[String]) -> Value {
+pub fn payload(alert: &Alert, story: &StorySummary) -> Value {
     let feed_url = url::Url::parse(&alert.article.feed_url)
         .map(|url| crate::redact::display_url(&url))
         .unwrap_or_default();
@@ -32,13 +32,20 @@ pub fn payload(alert: &Alert, also_reported_by: &[String]) -> Value {
             "name": alert.article.feed,
             "url": feed_url,
         },
-        "also_reported_by": also_reported_by,
+        "also_reported_by": story.also_reported_by,
+        "story": {
+            "id": story.id,
+            "reports": story.reports,
+        },
     })
 }
 
 /// The body of a digest: the alerts a flood guard held back, each as its own alert body.
 pub fn digest_payload(digest_id: &str, alerts: &[Alert]) -> Value {
-    let bodies: Vec<Value> = alerts.iter().map(|a| payload(a, &[])).collect();
+    let bodies: Vec<Value> = alerts
+        .iter()
+        .map(|a| payload(a, &StorySummary::alone(a)))
+        .collect();
     json!({
         "version": PAYLOAD_VERSION,
         "type": "parleyd.digest",

@@ -7,7 +7,7 @@ use super::keys;
 use super::records::{StoredArticle, StoryRecord};
 use super::{FeedState, Store, StoreError, decode_all, io};
 use crate::classify::StoryKey;
-use crate::model::{Alert, Article, Verdict, alert_id, link_fingerprint};
+use crate::model::{Alert, Article, StorySummary, Verdict, alert_id, link_fingerprint};
 use crate::sync::lock;
 use chrono::{DateTime, Utc};
 use sled::Transactional;
@@ -308,6 +308,29 @@ impl Store {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    /// What an alert's receivers learn of its story (see [`StorySummary`]).
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn story_summary(&self, alert: &Alert) -> Result<StorySummary, StoreError> {
+        let Some(story) = self.story(&alert.id)? else {
+            return Ok(StorySummary::alone(alert));
+        };
+        let reports = story
+            .reports
+            .max(u32::try_from(story.reported_by.len()).unwrap_or(u32::MAX))
+            .max(1);
+        Ok(StorySummary {
+            id: story.alert_id,
+            reports,
+            also_reported_by: story
+                .reported_by
+                .into_iter()
+                .filter(|feed| *feed != alert.article.feed)
+                .collect(),
+        })
     }
 
     /// The story an alert belongs to, with every feed that reported it.
