@@ -20,6 +20,7 @@ mod similarity;
 pub mod story;
 pub mod story_eval;
 pub mod text;
+pub mod train;
 
 pub use profile::{
     CONTEXT_WINDOW, Contextual, Cues, Events, LEXICON_FILE, Learned, Party, Profile, ProfileError,

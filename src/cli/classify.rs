@@ -5,8 +5,9 @@
 
 use super::runtime;
 use anyhow::{Context, Result};
-use parleyd::classify::eval::{EvalReport, Labelled, cross_validate, evaluate};
+use parleyd::classify::eval::{EvalReport, Labelled, evaluate};
 use parleyd::classify::story_eval::{StoryReport, replay_stories};
+use parleyd::classify::train::cross_validate;
 use parleyd::classify::{Classifier, DEFAULT_PROFILE, Profile, builtin_profile};
 use parleyd::config::LogFormat;
 use parleyd::telemetry;

@@ -2,7 +2,8 @@
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use parleyd::classify::eval::{report, score_items, train_threshold};
+use parleyd::classify::eval::{report, score_items};
+use parleyd::classify::train::train_threshold;
 use parleyd::classify::{DEFAULT_PROFILE, Profile, builtin_profile};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

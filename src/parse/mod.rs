@@ -8,15 +8,23 @@
 //! RSS 2.0; a panic inside the parser becomes that feed's error. Keys never depend on
 //! feed-rs's generated ids, which are random for items with neither guid nor link.
 
+mod charset;
 mod date;
+mod links;
 mod repair;
 mod salvage;
+mod text;
 
+pub use charset::decode_to_utf8;
 pub use date::parse_date;
+pub use links::canonical_link;
+use links::{pick_link, resolve_link};
+use text::truncate_chars;
+pub use text::{plain_text, plain_title};
 
 use crate::model::Article;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use feed_rs::model::{Entry, Link};
+use feed_rs::model::Entry;
 use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use url::Url;
@@ -345,130 +353,6 @@ fn find_rss_tag(text: &str) -> Option<usize> {
     None
 }
 
-/// Decides the charset and returns UTF-8 text, with any XML declaration's `encoding`
-/// rewritten to match (feed-rs would otherwise decode a second time).
-pub fn decode_to_utf8<'a>(bytes: &'a [u8], content_type: Option<&str>) -> Cow<'a, str> {
-    if let Some(text) = decode_utf32_bom(bytes) {
-        return Cow::Owned(declare_utf8(&text).into_owned());
-    }
-    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
-        let (text, _) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
-        return Cow::Owned(declare_utf8(&text).into_owned());
-    }
-    if let Some(encoding) = utf16_without_bom(bytes) {
-        let (text, _) = encoding.decode_without_bom_handling(bytes);
-        return Cow::Owned(declare_utf8(&text).into_owned());
-    }
-    let declared = content_type
-        .and_then(charset_from_content_type)
-        .or_else(|| charset_from_xml_declaration(bytes))
-        .and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
-    let valid_utf8 = std::str::from_utf8(bytes).ok();
-    let encoding = match (declared, valid_utf8) {
-        // A single-byte label on text that is valid multi-byte UTF-8 is almost always a
-        // server default (text/xml; charset=ISO-8859-1) rather than the truth.
-        (Some(enc), Some(_)) if enc.is_single_byte() || enc == encoding_rs::UTF_8 => None,
-        (Some(enc), _) if enc == encoding_rs::UTF_8 => None,
-        (Some(enc), _) => Some(enc),
-        (None, Some(_)) => None,
-        (None, None) => Some(detect_charset(bytes)),
-    };
-    match (encoding, valid_utf8) {
-        (None, Some(text)) => declare_utf8(text),
-        (None, None) => Cow::Owned(declare_utf8(&String::from_utf8_lossy(bytes)).into_owned()),
-        (Some(encoding), _) => {
-            let (text, _, _) = encoding.decode(bytes);
-            Cow::Owned(declare_utf8(&text).into_owned())
-        }
-    }
-}
-
-/// The likeliest charset of text that declares none and is not UTF-8.
-fn detect_charset(bytes: &[u8]) -> &'static encoding_rs::Encoding {
-    // Only reached for bytes that are not valid UTF-8, so UTF-8 is no candidate.
-    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
-    detector.feed(bytes, true);
-    detector.guess(None, chardetng::Utf8Detection::Deny)
-}
-
-fn decode_utf32_bom(bytes: &[u8]) -> Option<String> {
-    let little = match bytes {
-        [0xFF, 0xFE, 0x00, 0x00, ..] => true,
-        [0x00, 0x00, 0xFE, 0xFF, ..] => false,
-        _ => return None,
-    };
-    let mut text = String::with_capacity(bytes.len() / 4);
-    for chunk in bytes[4..].chunks_exact(4) {
-        let word: [u8; 4] = chunk.try_into().ok()?;
-        let code = if little {
-            u32::from_le_bytes(word)
-        } else {
-            u32::from_be_bytes(word)
-        };
-        text.push(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER));
-    }
-    Some(text)
-}
-
-fn utf16_without_bom(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
-    match bytes {
-        [b'<', 0, b'?' | b'r' | b'f' | b'!', 0, ..] => Some(encoding_rs::UTF_16LE),
-        [0, b'<', 0, b'?' | b'r' | b'f' | b'!', ..] => Some(encoding_rs::UTF_16BE),
-        _ => None,
-    }
-}
-
-fn charset_from_content_type(content_type: &str) -> Option<String> {
-    content_type.split(';').skip(1).find_map(|param| {
-        let (name, value) = param.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| value.trim().trim_matches(['"', '\'']).to_string())
-    })
-}
-
-fn charset_from_xml_declaration(bytes: &[u8]) -> Option<String> {
-    let head = &bytes[..bytes.len().min(256)];
-    let head = std::str::from_utf8(head)
-        .ok()
-        .map(Cow::Borrowed)
-        .unwrap_or_else(|| String::from_utf8_lossy(head));
-    let decl_end = head.find("?>")?;
-    let decl = &head[..decl_end];
-    if !decl.trim_start().starts_with("<?xml") {
-        return None;
-    }
-    crate::xml::attribute(decl, "encoding")
-}
-
-/// Rewrites `encoding="…"` in an XML declaration to utf-8.
-fn declare_utf8(text: &str) -> Cow<'_, str> {
-    let trimmed_start = text.len() - text.trim_start().len();
-    let rest = &text[trimmed_start..];
-    if !rest.starts_with("<?xml") {
-        return Cow::Borrowed(text);
-    }
-    let Some(end) = rest.find("?>") else {
-        return Cow::Borrowed(text);
-    };
-    let decl = &rest[..end];
-    let Some(value) = crate::xml::attribute(decl, "encoding") else {
-        return Cow::Borrowed(text);
-    };
-    if value.eq_ignore_ascii_case("utf-8") {
-        return Cow::Borrowed(text);
-    }
-    let new_decl = decl
-        .replacen(&format!("\"{value}\""), "\"utf-8\"", 1)
-        .replacen(&format!("'{value}'"), "\"utf-8\"", 1);
-    Cow::Owned(format!(
-        "{}{}{}",
-        &text[..trimmed_start],
-        new_decl,
-        &rest[end..]
-    ))
-}
-
 /// Every entry becomes an article, even one with nothing but an author: a feed that has
 /// items must never look empty. Such an entry gets a content-hash key and cannot alert.
 fn entry_to_article(entry: &Entry, source: Source<'_>, now: DateTime<Utc>) -> Article {
@@ -544,177 +428,6 @@ fn article_key(
     let date = published.map(|d| d.timestamp()).unwrap_or(0);
     let basis = format!("{title}\0{date}\0{summary}");
     format!("hash:{:032x}", xxh3_128(basis.as_bytes()))
-}
-
-/// Tracking parameters that publishers add per channel; the same article shared twice must
-/// keep one key.
-const TRACKING_PARAMS: &[&str] = &[
-    "utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ocid", "cmpid",
-];
-
-/// A link with the fragment and tracking parameters removed (scheme and host are already
-/// lower-cased by the URL parser).
-pub fn canonical_link(link: &str) -> String {
-    let Ok(mut url) = Url::parse(link) else {
-        return link.to_string();
-    };
-    url.set_fragment(None);
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(name, _)| {
-            !TRACKING_PARAMS
-                .iter()
-                .any(|prefix| name.to_ascii_lowercase().starts_with(prefix))
-        })
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect();
-    if kept.is_empty() {
-        url.set_query(None);
-    } else {
-        url.query_pairs_mut().clear().extend_pairs(kept);
-    }
-    url.to_string()
-}
-
-fn pick_link(links: &[Link], base: &Url) -> Option<String> {
-    let link = links
-        .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|rel| rel == "alternate"))
-        .or_else(|| links.first())?;
-    resolve_link(&link.href, base)
-}
-
-/// A link made absolute against the feed's URL where it is relative.
-fn resolve_link(href: &str, base: &Url) -> Option<String> {
-    let href = href.trim();
-    if href.is_empty() {
-        return None;
-    }
-    match Url::parse(href) {
-        Ok(url) => Some(url.to_string()),
-        Err(url::ParseError::RelativeUrlWithoutBase) => {
-            base.join(href).ok().map(|url| url.to_string())
-        }
-        // Not a URL at all (a bad host, say): no link beats one nobody can open, and the
-        // webhook documents `link` as an absolute URL or null.
-        Err(_) => None,
-    }
-}
-
-/// HTML or text to plain text: tags and comments removed (script and style with their
-/// content), entities decoded, whitespace collapsed to single spaces.
-pub fn plain_text(html: &str) -> String {
-    collapse(&strip_tags(html, false))
-}
-
-/// A title to plain text. Titles are text that sometimes carries a few HTML tags (`<b>`,
-/// `<em>`), so only known HTML tags are removed: anything else in angle brackets, such as
-/// `<!channel>` or `<https://x|y>`, is the publisher's text and stays, for the sinks to
-/// escape.
-pub fn plain_title(text: &str) -> String {
-    collapse(&strip_tags(text, true))
-}
-
-/// HTML tags that appear inside titles in real feeds.
-const TITLE_TAGS: &[&str] = &[
-    "a", "abbr", "b", "big", "br", "cite", "code", "del", "em", "font", "i", "ins", "mark", "q",
-    "s", "small", "span", "strike", "strong", "sub", "sup", "u",
-];
-
-fn collapse(stripped: &str) -> String {
-    let decoded = html_escape::decode_html_entities(stripped);
-    let decoded = repair::repair_mojibake(&decoded);
-    let mut out = String::with_capacity(decoded.len());
-    let mut space_pending = false;
-    for c in decoded.chars() {
-        if c.is_whitespace() || c == '\u{a0}' {
-            space_pending = !out.is_empty();
-        } else if !c.is_control() {
-            // Control characters (NUL, escapes, C1) are never text: a title holding them
-            // would reach logs and sinks as garbage or as terminal escapes.
-            if space_pending {
-                out.push(' ');
-                space_pending = false;
-            }
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Removes markup. A `<` only opens a tag when a letter, `/`, `!` or `?` follows, so text
-/// such as "x < y" survives. With `known_only`, only [`TITLE_TAGS`] and comments count.
-fn strip_tags(html: &str, known_only: bool) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(pos) = rest.find('<') {
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos + 1..];
-        let opens_tag = after
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
-        if !opens_tag {
-            out.push('<');
-            rest = after;
-            continue;
-        }
-        if let Some(body) = after.strip_prefix("!--") {
-            rest = body.find("-->").map_or("", |end| &body[end + 3..]);
-            continue;
-        }
-        if known_only && !TITLE_TAGS.contains(&tag_name(after).as_str()) {
-            out.push('<');
-            rest = after;
-            continue;
-        }
-        let Some(end) = after.find('>') else {
-            // An unterminated tag: drop the rest, it is not text.
-            rest = "";
-            break;
-        };
-        let name = tag_name(after);
-        rest = &after[end + 1..];
-        if name == "script" || name == "style" {
-            let closing = format!("</{name}");
-            let lower = rest.to_ascii_lowercase();
-            rest = lower
-                .find(&closing)
-                .and_then(|at| rest[at..].find('>').map(|gt| &rest[at + gt + 1..]))
-                .unwrap_or("");
-            continue;
-        }
-        // Block-level tags separate words ("<p>a</p><p>b</p>" is "a b", not "ab").
-        if matches!(
-            name.as_str(),
-            "p" | "br" | "div" | "li" | "tr" | "td" | "h1" | "h2" | "h3" | "h4" | "blockquote"
-        ) {
-            out.push(' ');
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The lower-cased element name after `<` or `</`, up to a space, `/` or `>`.
-fn tag_name(after_lt: &str) -> String {
-    after_lt
-        .trim_start_matches('/')
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_lowercase()
-}
-
-fn truncate_chars(text: String, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => {
-            let mut cut = text[..at].to_string();
-            cut.push('…');
-            cut
-        }
-        None => text,
-    }
 }
 
 #[cfg(test)]

@@ -1,18 +1,17 @@
-//! One poll's commit, and (for now) the story-matching rule.
+//! One poll's commit.
 //!
 //! Quiet articles go in one batch; alerting articles, the stories they open or join, their
 //! outbox entries and the feed's state in one transaction (see [`super`]).
 
 use super::keys;
 use super::records::{StoredArticle, StoryRecord};
-use super::{FeedState, Store, StoreError, decode_all, io};
+use super::stories::{StoryBound, join_story, joined_story};
+use super::{FeedState, Store, StoreError, io};
 use crate::classify::StoryKey;
-use crate::model::{Alert, Article, StorySummary, Verdict, alert_id, link_fingerprint};
-use crate::sync::lock;
+use crate::model::{Alert, Article, Verdict, alert_id, link_fingerprint};
 use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Commits retried when another poll created a story in between.
@@ -68,39 +67,6 @@ pub struct Alerting {
     pub story: StoryKey,
 }
 
-/// A relevant article on its way to a story, alerting or silent.
-struct StoryBound<'a> {
-    article: &'a Article,
-    verdict: &'a Verdict,
-    story: &'a StoryKey,
-    /// The sinks to alert; `None` for a silent article.
-    alert_sinks: Option<&'a [String]>,
-}
-
-impl<'a> StoryBound<'a> {
-    fn of(new: &'a NewArticle) -> Option<StoryBound<'a>> {
-        match new {
-            NewArticle::Quiet { .. } => None,
-            NewArticle::Silent {
-                article,
-                verdict,
-                story,
-            } => Some(StoryBound {
-                article,
-                verdict,
-                story,
-                alert_sinks: None,
-            }),
-            NewArticle::Alert(alerting) => Some(StoryBound {
-                article: &alerting.article,
-                verdict: &alerting.verdict,
-                story: &alerting.story,
-                alert_sinks: Some(&alerting.sinks),
-            }),
-        }
-    }
-}
-
 /// Everything one poll of one feed changes.
 #[derive(Debug)]
 pub struct PollCommit<'a> {
@@ -128,12 +94,6 @@ pub struct CommitOutcome {
     /// Relevant articles that did not alert (backlog, too old) and opened or joined a story
     /// so that later copies do not alert.
     pub remembered: usize,
-}
-
-/// Every story, decoded at one stories version.
-pub(super) struct StoriesRead {
-    version: u64,
-    stories: Arc<Vec<StoryRecord>>,
 }
 
 impl Store {
@@ -267,93 +227,19 @@ impl Store {
         }
         Ok(stored)
     }
-
-    fn stories_version(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .meta
-            .get(keys::STORIES_VERSION_KEY)
-            .map_err(io("stories version read"))?
-            .map_or(0, |v| decode_u64(&v)))
-    }
-
-    /// Every story, as of `version` or later (a story opened since only makes the commit's
-    /// transaction abort and retry).
-    fn stories_at(&self, version: u64) -> Result<Arc<Vec<StoryRecord>>, StoreError> {
-        let mut cached = lock(&self.stories_read);
-        if let Some(read) = cached.as_ref()
-            && read.version == version
-        {
-            return Ok(Arc::clone(&read.stories));
-        }
-        let stories = Arc::new(decode_all(&self.stories, "stories scan")?);
-        *cached = Some(StoriesRead {
-            version,
-            stories: Arc::clone(&stories),
-        });
-        Ok(stories)
-    }
-
-    /// The feeds other than the alert's own that carried its story so far.
-    ///
-    /// # Errors
-    /// [`StoreError::Io`] on a read failure.
-    pub fn also_reported_by(&self, alert: &Alert) -> Result<Vec<String>, StoreError> {
-        Ok(self
-            .story(&alert.id)?
-            .map(|story| {
-                story
-                    .reported_by
-                    .into_iter()
-                    .filter(|feed| *feed != alert.article.feed)
-                    .collect()
-            })
-            .unwrap_or_default())
-    }
-
-    /// What an alert's receivers learn of its story (see [`StorySummary`]).
-    ///
-    /// # Errors
-    /// [`StoreError::Io`] on a read failure.
-    pub fn story_summary(&self, alert: &Alert) -> Result<StorySummary, StoreError> {
-        let Some(story) = self.story(&alert.id)? else {
-            return Ok(StorySummary::alone(alert));
-        };
-        let reports = story
-            .reports
-            .max(u32::try_from(story.reported_by.len()).unwrap_or(u32::MAX))
-            .max(1);
-        Ok(StorySummary {
-            id: story.alert_id,
-            reports,
-            also_reported_by: story
-                .reported_by
-                .into_iter()
-                .filter(|feed| *feed != alert.article.feed)
-                .collect(),
-        })
-    }
-
-    /// The story an alert belongs to, with every feed that reported it.
-    ///
-    /// # Errors
-    /// [`StoreError::Io`] on a read failure.
-    pub fn story(&self, alert_id: &str) -> Result<Option<StoryRecord>, StoreError> {
-        let bytes = self.stories.get(alert_id).map_err(io("story read"))?;
-        Ok(bytes.and_then(|b| keys::decode(&b).ok()))
-    }
 }
 
 /// The transaction saw another poll's new story; the commit is redone.
 #[derive(Debug)]
-struct StoriesChanged;
+pub(super) struct StoriesChanged;
 
-type TxResult<T> = Result<T, ConflictableTransactionError<StoriesChanged>>;
+pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<StoriesChanged>>;
 
 /// The trees one poll's transaction writes.
-struct CommitTrees<'t> {
+pub(super) struct CommitTrees<'t> {
     articles: &'t TransactionalTree,
     feeds: &'t TransactionalTree,
-    stories: &'t TransactionalTree,
+    pub(super) stories: &'t TransactionalTree,
     outbox: &'t TransactionalTree,
     legacy_keys: bool,
 }
@@ -452,62 +338,6 @@ fn apply_commit(
     Ok((outcome, !opened.is_empty()))
 }
 
-/// The id of the story `new` joins, if any: one with the same canonical link, else of the
-/// stories of its event kind that [`StoryKey::joins`] allows (talks and a channel are two
-/// stories), the one sharing most words with it (the latest on a tie).
-fn joined_story<'s>(
-    stories: impl Iterator<Item = &'s StoryRecord>,
-    new: &StoryBound<'_>,
-    published: DateTime<Utc>,
-    link: Option<u64>,
-) -> Option<String> {
-    let mut best: Option<(usize, DateTime<Utc>, &StoryRecord)> = None;
-    for story in stories {
-        if link.is_some() && story.link == link {
-            return Some(story.alert_id.clone());
-        }
-        if story.event != new.verdict.event
-            || !new
-                .story
-                .joins(published, &story.key, story.latest_report())
-        {
-            continue;
-        }
-        let rank = (new.story.shared_terms(&story.key), story.latest_report());
-        if best.is_none_or(|(words, latest, _)| rank > (words, latest)) {
-            best = Some((rank.0, rank.1, story));
-        }
-    }
-    best.map(|(_, _, story)| story.alert_id.clone())
-}
-
-/// Adds a report to a story: its feed, its words and markers, its publication time. The
-/// story is re-read inside the transaction: another article may have joined since it was
-/// read.
-fn join_story(
-    trees: &CommitTrees<'_>,
-    id: &str,
-    new: &StoryBound<'_>,
-    published: DateTime<Utc>,
-    opened: &mut [StoryRecord],
-) -> TxResult<()> {
-    let current = trees.stories.get(id.as_bytes())?;
-    if let Some(mut story) = current.and_then(|b| keys::decode::<StoryRecord>(&b).ok()) {
-        let feed = &new.article.feed;
-        if !story.reported_by.iter().any(|f| f == feed) {
-            story.reported_by.push(feed.to_string());
-        }
-        story.reports = story.reports.max(1) + 1;
-        story.latest = Some(story.latest_report().max(published));
-        story.key.absorb(new.story);
-        trees.stories.insert(id.as_bytes(), keys::encode(&story))?;
-        if let Some(local) = opened.iter_mut().find(|s| s.alert_id == id) {
-            *local = story;
-        }
-    }
-    Ok(())
-}
-
 /// Queues a new story's alert for every sink whose route takes it, due now.
 fn queue_alerts(
     trees: &CommitTrees<'_>,
@@ -544,6 +374,6 @@ fn counted_state(commit: &PollCommit<'_>, previous: Option<FeedState>, stored: u
     state
 }
 
-fn decode_u64(bytes: &[u8]) -> u64 {
+pub(super) fn decode_u64(bytes: &[u8]) -> u64 {
     bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }

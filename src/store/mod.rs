@@ -19,18 +19,19 @@ mod keys;
 mod migrate;
 mod outbox;
 mod records;
+mod stories;
 
 pub use commit::{Alerting, CommitOutcome, NewArticle, PollCommit};
 pub use feed::{FeedState, NewBody};
 pub use keys::SCHEMA_VERSION;
 pub use records::{SentAlert, StoreStats, StoredArticle, StoryRecord};
 
-use commit::StoriesRead;
 use sled::transaction::TransactionError;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use stories::StoriesRead;
 
 /// Store failures. Each names the store path or the tree involved.
 #[derive(Debug, thiserror::Error)]
