@@ -302,3 +302,28 @@ async fn opml_exports_become_feeds_entries() {
         run.stderr
     );
 }
+
+/// Guaranteed: `[classifier] story_window` takes a duration, zero included (reports then
+/// join a story only by shared words), defaults to the story rule's own window, and a
+/// value that is not a duration is a problem naming the key.
+#[test]
+fn story_window_defaults_to_the_rules_window_and_accepts_zero() {
+    let path = std::path::Path::new("/etc/parleyd/parleyd.toml");
+    let no_env = |_: &str| None;
+    let feeds = "[[feeds]]\nurl = \"https://example.org/a.xml\"\n";
+    let config = parleyd::Config::from_str_with_env(feeds, path, &no_env).unwrap();
+    assert_eq!(
+        config.classifier.story_window,
+        parleyd::classify::story::STORY_JOIN_WINDOW
+    );
+    assert_eq!(
+        parleyd::config::DEFAULT_STORY_WINDOW,
+        parleyd::classify::story::STORY_JOIN_WINDOW
+    );
+    let zero = format!("[classifier]\nstory_window = \"0s\"\n{feeds}");
+    let config = parleyd::Config::from_str_with_env(&zero, path, &no_env).unwrap();
+    assert!(config.classifier.story_window.is_zero());
+    let bad = format!("[classifier]\nstory_window = \"a while\"\n{feeds}");
+    let err = parleyd::Config::from_str_with_env(&bad, path, &no_env).unwrap_err();
+    assert!(err.to_string().contains("classifier.story_window"), "{err}");
+}

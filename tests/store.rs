@@ -51,6 +51,7 @@ fn commit(
             },
             articles,
             story_window: Duration::from_secs(3600),
+            join_window: parleyd::classify::story::STORY_JOIN_WINDOW,
             now: Utc::now(),
         })
         .unwrap()
@@ -360,6 +361,7 @@ fn commit_at(
             state: FeedState::default(),
             articles: vec![alerting(article)],
             story_window: Duration::from_secs(72 * 3600),
+            join_window: parleyd::classify::story::STORY_JOIN_WINDOW,
             now,
         })
         .unwrap()
@@ -551,6 +553,7 @@ fn commit_one(
             state: FeedState::default(),
             articles: vec![new],
             story_window: Duration::from_secs(72 * 3600),
+            join_window: parleyd::classify::story::STORY_JOIN_WINDOW,
             now,
         })
         .unwrap()
@@ -647,4 +650,45 @@ async fn reports_hours_apart_join_by_time_unless_a_marker_differs() {
         1,
         "another venue the same day is another story"
     );
+}
+
+/// Guaranteed: with `story_window` zero, reports join only by shared words, so the same
+/// event worded differently alerts twice, and the same words still join.
+#[tokio::test]
+async fn a_zero_join_window_joins_only_by_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
+    let now = Utc::now();
+    let commit_with = |new: NewArticle| {
+        let feed_url = new.article().feed_url.clone();
+        store
+            .commit_poll(&PollCommit {
+                feed_url: &feed_url,
+                state: FeedState::default(),
+                articles: vec![new],
+                story_window: Duration::from_secs(72 * 3600),
+                join_window: Duration::ZERO,
+                now,
+            })
+            .unwrap()
+    };
+    let first = published_at(
+        article("wire", "1", "US and Iranian envoys meet in Muscat"),
+        now,
+    );
+    assert_eq!(commit_with(alerting(first)).queued.len(), 1);
+    let reworded = published_at(
+        article("daily", "2", "Rare contact between Washington and Tehran"),
+        now,
+    );
+    assert_eq!(commit_with(alerting(reworded)).queued.len(), 1);
+    let same_words = published_at(
+        article(
+            "gazette",
+            "3",
+            "US, Iranian envoys meet in Muscat - Gazette",
+        ),
+        now,
+    );
+    assert!(commit_with(alerting(same_words)).queued.is_empty());
 }

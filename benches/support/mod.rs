@@ -15,6 +15,7 @@ pub fn commit(store: &Store, feed_url: &str, articles: Vec<NewArticle>) {
         state: FeedState::default(),
         articles,
         story_window: Duration::from_secs(3600),
+        join_window: parleyd::classify::story::STORY_JOIN_WINDOW,
         now: Utc::now(),
     };
     black_box(store.commit_poll(&commit).unwrap());

@@ -4,6 +4,7 @@
 use super::Classifier;
 use super::StoryKey;
 use super::eval::Labelled;
+use super::story::STORY_JOIN_WINDOW;
 use crate::model::Event;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -156,7 +157,9 @@ fn best_story<'s>(
     stories
         .iter_mut()
         .enumerate()
-        .filter(|(_, story)| story.kind == kind && key.joins(at, &story.key, story.latest))
+        .filter(|(_, story)| {
+            story.kind == kind && key.joins(at, &story.key, story.latest, STORY_JOIN_WINDOW)
+        })
         .max_by_key(|(index, story)| (key.shared_terms(&story.key), *index))
         .map(|(_, story)| story)
 }

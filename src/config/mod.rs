@@ -34,6 +34,10 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
 /// Articles published longer ago than this never alert, even when first seen now: feeds
 /// that reshuffle or re-date old items must not resurface week-old news.
 pub const DEFAULT_MAX_ARTICLE_AGE: Duration = Duration::from_secs(48 * 3600);
+/// Reports published this close to a story's latest report join it unless a marker tells
+/// them apart, whatever their words (see `parleyd::classify::story`): reports of one event
+/// cluster within a day or so. The same as `classify::STORY_JOIN_WINDOW`; a test checks it.
+pub const DEFAULT_STORY_WINDOW: Duration = Duration::from_secs(36 * 3600);
 /// The floor under every poll schedule.
 pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// A server may ask us to come back later, but not later than this.
@@ -141,6 +145,9 @@ pub struct ClassifierConfig {
     pub profile: ProfileSource,
     /// Overrides the profile's own threshold when set.
     pub threshold: Option<f64>,
+    /// How close in publication time a report joins a story without sharing its words
+    /// (`story_window`); zero joins only reports that share most of a story's words.
+    pub story_window: Duration,
 }
 
 /// Where a profile comes from.

@@ -200,6 +200,7 @@ impl Pipeline {
             state: state.after_new_body(new_body, now),
             articles,
             story_window: STORY_WINDOW,
+            join_window: self.config.classifier.story_window,
             now,
         };
         let outcome = self

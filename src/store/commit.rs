@@ -78,6 +78,9 @@ pub struct PollCommit<'a> {
     pub articles: Vec<NewArticle>,
     /// How long a story stays open for later articles to join it.
     pub story_window: Duration,
+    /// How close in publication time a report joins a story whatever its words (see
+    /// [`StoryKey::joins`]).
+    pub join_window: Duration,
     /// The time of the poll.
     pub now: DateTime<Utc>,
 }
@@ -290,7 +293,7 @@ fn apply_commit(
             .iter()
             .filter(|story| commit.now - story.first_seen <= window)
             .chain(opened.iter());
-        match joined_story(open_stories, new, published, link) {
+        match joined_story(open_stories, new, published, link, commit.join_window) {
             Some(id) => {
                 join_story(trees, &id, new, published, &mut opened)?;
                 stored.alert_id = new.alert_sinks.is_some().then_some(id);

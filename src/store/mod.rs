@@ -117,6 +117,32 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How long opening waits for sled's file lock to be released.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens sled, waiting up to [`LOCK_WAIT`] for its file lock. sled releases the lock when
+/// the last handle to a database drops, and its flusher thread holds one for a moment
+/// after the database is closed: a store closed and opened again at once (a restart, a
+/// command run right after `once`) would otherwise be refused as held by another process.
+fn open_when_unlocked(path: &Path, cache_capacity: u64) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let opened = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_capacity)
+            .open();
+        match opened {
+            Err(sled::Error::Io(err))
+                if err.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store at `path`.
     ///
@@ -128,11 +154,7 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_capacity)
-            .open()
-            .map_err(open_error)?;
+        let db = open_when_unlocked(path, cache_capacity).map_err(open_error)?;
         let tree = |name: &str| db.open_tree(name).map_err(open_error);
         let meta = tree(keys::META)?;
         let articles = tree(keys::ARTICLES)?;

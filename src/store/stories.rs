@@ -134,6 +134,7 @@ pub(super) fn joined_story<'s>(
     new: &StoryBound<'_>,
     published: DateTime<Utc>,
     link: Option<u64>,
+    window: std::time::Duration,
 ) -> Option<String> {
     let mut best: Option<(usize, DateTime<Utc>, &StoryRecord)> = None;
     for story in stories {
@@ -143,7 +144,7 @@ pub(super) fn joined_story<'s>(
         if story.event != new.verdict.event
             || !new
                 .story
-                .joins(published, &story.key, story.latest_report())
+                .joins(published, &story.key, story.latest_report(), window)
         {
             continue;
         }

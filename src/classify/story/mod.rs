@@ -233,7 +233,12 @@ mod tests {
         let at = chrono::DateTime::parse_from_rfc3339("2026-03-07T09:00:00Z")
             .unwrap()
             .to_utc();
-        key(b).joins(at + chrono::Duration::hours(hours), &key(a), at)
+        key(b).joins(
+            at + chrono::Duration::hours(hours),
+            &key(a),
+            at,
+            STORY_JOIN_WINDOW,
+        )
     }
 
     #[test]

@@ -48,9 +48,15 @@ pub const STORY_WORD_SHARE: f64 = 0.5;
 impl StoryKey {
     /// Whether a report with this key, published at `at`, joins a story whose key is
     /// `story` and whose latest report was published at `latest`: not told apart by a
-    /// marker, and either within [`STORY_JOIN_WINDOW`] or, within [`STORY_WORD_WINDOW`],
-    /// sharing most of its words with the story.
-    pub fn joins(&self, at: DateTime<Utc>, story: &StoryKey, latest: DateTime<Utc>) -> bool {
+    /// marker, and either within `window` (the default is [`STORY_JOIN_WINDOW`]) or,
+    /// within [`STORY_WORD_WINDOW`], sharing most of its words with the story.
+    pub fn joins(
+        &self,
+        at: DateTime<Utc>,
+        story: &StoryKey,
+        latest: DateTime<Utc>,
+        window: std::time::Duration,
+    ) -> bool {
         let gap = (at - latest)
             .abs()
             .to_std()
@@ -58,7 +64,8 @@ impl StoryKey {
         if self.told_apart(story) {
             return false;
         }
-        gap <= STORY_JOIN_WINDOW || (gap <= STORY_WORD_WINDOW && self.shares_words(story))
+        (!window.is_zero() && gap <= window)
+            || (gap <= STORY_WORD_WINDOW && self.shares_words(story))
     }
 
     /// At least [`STORY_WORD_SHARE`] of this headline's words are among the story's (the

@@ -28,7 +28,7 @@ pub(super) const POLL_KEYS: &[&str] = &[
     "max_interval",
     "per_host",
 ];
-pub(super) const CLASSIFIER_KEYS: &[&str] = &["profile", "threshold"];
+pub(super) const CLASSIFIER_KEYS: &[&str] = &["profile", "threshold", "story_window"];
 pub(super) const DELIVERY_KEYS: &[&str] = &[
     "max_attempts",
     "retry_base",

@@ -9,8 +9,8 @@ use crate::config::{
     DEFAULT_DELIVERY_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_LISTEN, DEFAULT_MAX_ALERT_AGE,
     DEFAULT_MAX_ARTICLE_AGE, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INTERVAL,
     DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST, DEFAULT_RETENTION, DEFAULT_RETRY_BASE,
-    DEFAULT_RETRY_MAX, DEFAULT_TIMEOUT, DeliveryConfig, LogConfig, LogFormat, PollConfig,
-    ProfileSource, ServerConfig, StorageConfig,
+    DEFAULT_RETRY_MAX, DEFAULT_STORY_WINDOW, DEFAULT_TIMEOUT, DeliveryConfig, LogConfig, LogFormat,
+    PollConfig, ProfileSource, ServerConfig, StorageConfig,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -141,7 +141,14 @@ impl Walker<'_> {
                 None
             }
         };
-        ClassifierConfig { profile, threshold }
+        let story_window = self
+            .duration_or_zero(table, "classifier", "story_window")
+            .unwrap_or(DEFAULT_STORY_WINDOW);
+        ClassifierConfig {
+            profile,
+            threshold,
+            story_window,
+        }
     }
 
     pub(super) fn delivery(&mut self, table: Option<&Table>) -> DeliveryConfig {

@@ -77,10 +77,30 @@ impl Walker<'_> {
         prefix: &str,
         key: &str,
     ) -> Option<Duration> {
+        self.duration_from(table, prefix, key, false)
+    }
+
+    /// A duration that may be zero ("0s" turns something off).
+    pub(super) fn duration_or_zero(
+        &mut self,
+        table: Option<&Table>,
+        prefix: &str,
+        key: &str,
+    ) -> Option<Duration> {
+        self.duration_from(table, prefix, key, true)
+    }
+
+    fn duration_from(
+        &mut self,
+        table: Option<&Table>,
+        prefix: &str,
+        key: &str,
+        zero_allowed: bool,
+    ) -> Option<Duration> {
         let full_key = join_key(prefix, key);
         match table?.get(key)? {
             Value::String(text) => match humantime::parse_duration(text) {
-                Ok(duration) if !duration.is_zero() => Some(duration),
+                Ok(duration) if zero_allowed || !duration.is_zero() => Some(duration),
                 Ok(_) => {
                     self.problem(full_key, "must be longer than zero");
                     None
