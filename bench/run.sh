@@ -6,7 +6,8 @@
 #
 # Needs /usr/bin/time, newsboat and curl (Debian: apt-get install time newsboat curl) and
 # python3 with feedparser and scikit-learn (pip install feedparser scikit-learn).
-# SKIP_PEERS=1 measures parleyd only. INTERVAL (seconds, default 10) is the feed interval
+# SKIP_PEERS=1 measures parleyd only. STORY_WINDOW sets parleyd's [classifier]
+# story_window (its default when unset). INTERVAL (seconds, default 10) is the feed interval
 # of the latency run; ROUNDS (default 5) how many times feeds gain new stories in it.
 # Everything goes to target/bench/FEEDSxITEMS/; results.jsonl holds one line per row.
 set -euo pipefail
@@ -94,7 +95,10 @@ level = "warn"
 
 [server]
 listen = "off"
-
+${STORY_WINDOW:+
+[classifier]
+story_window = \"$STORY_WINDOW\"
+}
 [[sinks]]
 kind = "webhook"
 name = "farm"

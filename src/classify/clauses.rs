@@ -6,7 +6,8 @@ use super::text::Token;
 
 /// For each found phrase, whether it is an actor taking part. An actor after a topic marker
 /// in its clause ("talks on Iran", "discuss Iran's programme and US sanctions") is the
-/// subject matter, unless "with", "between", "to" or "from" comes between.
+/// subject matter, unless "with", "between", "to" or "from" comes between; a third party
+/// after "in" or "at" is the venue.
 pub(super) fn topic_flags(
     tokens: &[Token],
     found: &[Found],
@@ -27,6 +28,7 @@ pub(super) fn topic_flags(
         .zip(clause_of)
         .map(|(actor, &clause)| {
             actor.role.is_actor()
+                && !is_venue(tokens, actor)
                 && !marker_ends.iter().any(|&(end, marker_clause)| {
                     marker_clause == clause
                         && end <= actor.start
@@ -34,6 +36,16 @@ pub(super) fn topic_flags(
                 })
         })
         .collect()
+}
+
+/// A third party's capital right after "in" or "at" is where the talks are, not who takes
+/// part ("talks resume in Moscow", "meet at Geneva").
+fn is_venue(tokens: &[Token], actor: &Found) -> bool {
+    actor.role == Role::Other
+        && actor
+            .start
+            .checked_sub(1)
+            .is_some_and(|before| matches!(&*tokens[before].stem, "in" | "at"))
 }
 
 /// For each clause, whether it is made only of actors and attribution words, with at least

@@ -212,20 +212,27 @@ impl<'a> Analysis<'a> {
             .iter()
             .map(|(i, participants)| self.link(*i, participants, article_parties))
             .collect();
-        // When every event in the headline is negated, the headline's message is a refusal,
-        // and the lead restating the refused talks does not make them news.
+        // When no event in the headline links the parties and one of them is refused, or is
+        // someone else's talks ("Iran and the E3 meet in Istanbul"), that is the headline's
+        // news, and the lead naming both parties (as background, or as the subject of
+        // those other talks) does not make talks between them news.
         let headline = || {
             events
                 .iter()
                 .zip(&outcomes)
                 .filter(|((i, _), _)| self.found[*i].sentence == 0)
         };
+        let headline_news = |wanted: fn(&MissReason) -> bool| {
+            headline().find_map(|(_, outcome)| match outcome {
+                Err(reason) if wanted(reason) => Some(*reason),
+                _ => None,
+            })
+        };
         let headline_refusal = headline()
             .all(|(_, outcome)| !outcome.is_ok())
             .then(|| {
-                headline().find_map(|(_, outcome)| match outcome {
-                    Err(reason @ MissReason::Negated { .. }) => Some(*reason),
-                    _ => None,
+                headline_news(|r| matches!(r, MissReason::Negated { .. })).or_else(|| {
+                    headline_news(|r| matches!(r, MissReason::OneSided { other: Some(_), .. }))
                 })
             })
             .flatten();

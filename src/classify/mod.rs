@@ -478,6 +478,35 @@ mod tests {
     }
 
     #[test]
+    fn a_headline_about_someone_elses_talks_is_the_news() {
+        let v = verdict(
+            "Iran and the E3 meet in Istanbul to revive nuclear diplomacy",
+            "Washington and Tehran last held talks in Oman in the spring.",
+        );
+        assert!(!v.relevant, "{v:?}");
+        assert!(v.reasons[0].contains("not both parties"), "{v:?}");
+    }
+
+    #[test]
+    fn a_third_partys_capital_after_in_is_the_venue() {
+        assert!(verdict("Iran nuclear talks to resume next month in Moscow", "").relevant);
+        assert!(!verdict("Iran holds talks with Moscow on fuel swap", "").relevant);
+    }
+
+    #[test]
+    fn rhetoric_opposition_and_other_americas_are_not_contact() {
+        assert!(!verdict("Trump warns Tehran after Rouhani's war talk", "").relevant);
+        assert!(
+            !verdict(
+                "Hardliners in Tehran speak out against Trump's offer of talks",
+                ""
+            )
+            .relevant
+        );
+        assert!(!verdict("Khamenei writes a letter to students in North America", "").relevant);
+    }
+
+    #[test]
     fn reasons_name_parties_event_sentence_score_and_threshold() {
         let v = verdict("US and Iran resume indirect talks in Muscat", "");
         assert_eq!(
