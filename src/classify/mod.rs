@@ -507,6 +507,34 @@ mod tests {
     }
 
     #[test]
+    fn calls_by_telephone_and_deals_between_the_parties_are_contact() {
+        assert!(
+            verdict(
+                "Sailors freed after a day of calls",
+                "The secretary of state spoke four times by telephone with his Iranian counterpart."
+            )
+            .relevant
+        );
+        assert!(
+            verdict(
+                "Detained Americans moved to house arrest",
+                "The move is the first step of a deal between Washington and Tehran."
+            )
+            .relevant
+        );
+    }
+
+    #[test]
+    fn a_deal_negotiated_long_ago_is_background_to_a_vote() {
+        let v = verdict(
+            "Senate fails again to block measure on Iran deal",
+            "The vote concerned the agreement negotiated by the Obama administration and world powers with Tehran.",
+        );
+        assert!(!v.relevant, "{v:?}");
+        assert!(!verdict("Minister says the paper held up was talking points, not a message from Trump to Iran", "").relevant);
+    }
+
+    #[test]
     fn reasons_name_parties_event_sentence_score_and_threshold() {
         let v = verdict("US and Iran resume indirect talks in Muscat", "");
         assert_eq!(
