@@ -354,17 +354,7 @@ fn commit_at(
     article: Article,
     now: chrono::DateTime<Utc>,
 ) -> parleyd::store::CommitOutcome {
-    let feed_url = article.feed_url.clone();
-    store
-        .commit_poll(&PollCommit {
-            feed_url: &feed_url,
-            state: FeedState::default(),
-            articles: vec![alerting(article)],
-            story_window: Duration::from_secs(72 * 3600),
-            join_window: parleyd::classify::story::STORY_JOIN_WINDOW,
-            now,
-        })
-        .unwrap()
+    commit_one(store, alerting(article), now)
 }
 
 #[tokio::test]
@@ -546,6 +536,17 @@ fn commit_one(
     new: NewArticle,
     now: chrono::DateTime<Utc>,
 ) -> parleyd::store::CommitOutcome {
+    commit_in_window(store, new, now, parleyd::classify::story::STORY_JOIN_WINDOW)
+}
+
+/// Commits one article as its feed's poll, with stories open 72 hours and `join_window`
+/// as the story rule's window.
+fn commit_in_window(
+    store: &Store,
+    new: NewArticle,
+    now: chrono::DateTime<Utc>,
+    join_window: Duration,
+) -> parleyd::store::CommitOutcome {
     let feed_url = new.article().feed_url.clone();
     store
         .commit_poll(&PollCommit {
@@ -553,7 +554,7 @@ fn commit_one(
             state: FeedState::default(),
             articles: vec![new],
             story_window: Duration::from_secs(72 * 3600),
-            join_window: parleyd::classify::story::STORY_JOIN_WINDOW,
+            join_window,
             now,
         })
         .unwrap()
@@ -659,19 +660,7 @@ async fn a_zero_join_window_joins_only_by_words() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
     let now = Utc::now();
-    let commit_with = |new: NewArticle| {
-        let feed_url = new.article().feed_url.clone();
-        store
-            .commit_poll(&PollCommit {
-                feed_url: &feed_url,
-                state: FeedState::default(),
-                articles: vec![new],
-                story_window: Duration::from_secs(72 * 3600),
-                join_window: Duration::ZERO,
-                now,
-            })
-            .unwrap()
-    };
+    let commit_with = |new: NewArticle| commit_in_window(&store, new, now, Duration::ZERO);
     let first = published_at(
         article("wire", "1", "US and Iranian envoys meet in Muscat"),
         now,
