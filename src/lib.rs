@@ -19,6 +19,7 @@
 //! nothing of ours, so any stage may use them: [`profiles`] (the built-in profiles, named
 //! by config and built by classify), [`http`] (the client settings, `Retry-After` and
 //! error chains that poll and notify share) and [`redact`] (what of a URL may be logged).
+//! A private `sync` module holds the one policy for a poisoned lock.
 //! `bench/check-imports.sh` fails on an import cycle between modules.
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]

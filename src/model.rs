@@ -1,4 +1,5 @@
-//! The data that passes between stages: articles, verdicts, alerts and story fingerprints.
+//! The data that passes between stages: articles, verdicts, alerts and what receivers learn
+//! of a story.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
