@@ -40,6 +40,10 @@ pub(super) enum MissReason {
         event: Found,
         cue: Found,
     },
+    Opinion {
+        event: Found,
+        cue: Found,
+    },
     Negated {
         event: Found,
         cue: Found,
@@ -54,8 +58,9 @@ impl MissReason {
             MissReason::NoParties { .. } => 1,
             MissReason::OneSided { .. } => 2,
             MissReason::Background { .. } => 3,
-            MissReason::Negated { .. } => 4,
-            MissReason::NotNews(_) => 5,
+            MissReason::Opinion { .. } => 4,
+            MissReason::Negated { .. } => 5,
+            MissReason::NotNews(_) => 6,
         }
     }
 }
@@ -231,7 +236,10 @@ impl<'a> Analysis<'a> {
         let headline_refusal = headline()
             .all(|(_, outcome)| !outcome.is_ok())
             .then(|| {
-                headline_news(|r| matches!(r, MissReason::Negated { .. })).or_else(|| {
+                headline_news(|r| {
+                    matches!(r, MissReason::Negated { .. } | MissReason::Opinion { .. })
+                })
+                .or_else(|| {
                     headline_news(|r| matches!(r, MissReason::OneSided { other: Some(_), .. }))
                 })
             })
@@ -283,6 +291,40 @@ impl<'a> Analysis<'a> {
             link.event = channel;
         }
         Ok(link)
+    }
+
+    /// "Why the US must quit negotiating with Iran": a headline clause that says what should
+    /// be done, with no one in the headline saying it, is an opinion piece, not news of
+    /// talks. With a speaker ("US must lift sanctions first, Iran says") it is a condition
+    /// one side set, which is news.
+    fn opinion_in_headline(&self, clause: usize) -> Option<Found> {
+        if self.clause_sentence[clause] != 0 {
+            return None;
+        }
+        let spoken = self
+            .attribution
+            .iter()
+            .enumerate()
+            .any(|(c, is)| *is && self.clause_sentence[c] == 0)
+            || self
+                .found
+                .iter()
+                .any(|f| f.sentence == 0 && f.role == Role::Attribution && self.says(f));
+        if spoken {
+            return None;
+        }
+        self.in_clause(clause)
+            .find(|f| f.role == Role::Opinion)
+            .copied()
+    }
+
+    /// An attribution word that is a verb of saying ("says", "told"), not a title
+    /// ("minister").
+    fn says(&self, word: &Found) -> bool {
+        matches!(
+            &*self.tokens[word.start].stem,
+            "say" | "said" | "tell" | "told" | "claim" | "confirm" | "add" | "insist"
+        )
     }
 
     /// "amid stalled talks": a stalled state cancels an event unless its clause revives it
@@ -390,6 +432,9 @@ impl<'a> Analysis<'a> {
         }
         if let Some(cue) = self.stalled_without_revival(clause) {
             return Err(MissReason::Negated { event, cue });
+        }
+        if let Some(cue) = self.opinion_in_headline(clause) {
+            return Err(MissReason::Opinion { event, cue });
         }
         if let Some(cue) = self
             .in_clause(clause)

@@ -115,7 +115,7 @@ impl Classifier {
             }
         }
         let cues = &profile.cues;
-        let lists: [(&[String], Role); 17] = [
+        let lists: [(&[String], Role); 18] = [
             (&profile.others, Role::Other),
             (&profile.events.talks, Role::Event(Event::Talks)),
             (&profile.events.channel, Role::Event(Event::Channel)),
@@ -132,6 +132,7 @@ impl Classifier {
             (&cues.other_news, Role::OtherNews),
             (&cues.stalled, Role::Stalled),
             (&cues.revival, Role::Revival),
+            (&cues.opinion, Role::Opinion),
             (&profile.events.implied, Role::Implied),
         ];
         for (list, role) in lists {
@@ -532,6 +533,38 @@ mod tests {
         );
         assert!(!v.relevant, "{v:?}");
         assert!(!verdict("Minister says the paper held up was talking points, not a message from Trump to Iran", "").relevant);
+    }
+
+    #[test]
+    fn an_opinion_headline_is_not_news_but_a_condition_someone_set_is() {
+        let v = verdict(
+            "Why Washington should stop negotiating with Tehran",
+            "The administration's talks with Iran reward bad behaviour, the author argues.",
+        );
+        assert!(!v.relevant, "{v:?}");
+        assert!(v.reasons[0].contains("opinion"), "{v:?}");
+        assert!(verdict("US must lift sanctions before any talks, Iran says", "").relevant);
+    }
+
+    #[test]
+    fn a_market_story_is_other_news() {
+        let v = verdict(
+            "Oil prices slide on supply hopes",
+            "Traders bet that talks between Washington and Tehran will bring Iranian barrels back.",
+        );
+        assert!(!v.relevant, "{v:?}");
+    }
+
+    #[test]
+    fn readiness_to_engage_counts_and_calling_talks_unwise_does_not() {
+        assert!(
+            verdict(
+                "US prepared to engage with Iran without preconditions, Pompeo says",
+                ""
+            )
+            .relevant
+        );
+        assert!(!verdict("Khamenei calls talks with the US unwise", "").relevant);
     }
 
     #[test]

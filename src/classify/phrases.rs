@@ -27,6 +27,7 @@ pub(super) enum Role {
     OtherNews,
     Stalled,
     Revival,
+    Opinion,
 }
 
 impl Role {

@@ -127,6 +127,10 @@ pub struct Cues {
     /// Words that bring stuck talks back ("revive", "resume", "break the deadlock").
     #[serde(default)]
     pub revival: Vec<String>,
+    /// Words of a headline that says what should be done ("must", "should", "why"): with
+    /// no speaker in the headline, it is an opinion piece and its talks are no news.
+    #[serde(default)]
+    pub opinion: Vec<String>,
     /// Headline words that report other news ("sanctions", "strike", "seized"): a link
     /// found only in the lead of such a headline is background to that news.
     #[serde(default)]

@@ -59,6 +59,11 @@ impl Classifier {
                 event.text(tokens),
                 cue.text(tokens)
             ),
+            MissReason::Opinion { event, cue } => format!(
+                "\"{}\" is in an opinion headline (\"{}\"), not news",
+                event.text(tokens),
+                cue.text(tokens)
+            ),
             MissReason::OneSided {
                 event,
                 party,
