@@ -681,3 +681,35 @@ async fn a_zero_join_window_joins_only_by_words() {
     );
     assert!(commit_with(alerting(same_words)).queued.is_empty());
 }
+
+/// Guaranteed: a story's latest report, written by one commit, is what the next commit
+/// decides on (in the same process, as after a restart): a report 30 hours after the
+/// story's second report joins it, though it is 60 hours after its first.
+#[tokio::test]
+async fn a_join_moves_the_story_on_for_the_next_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
+    let t0 = Utc::now() - chrono::Duration::hours(60);
+    let at = |hours| t0 + chrono::Duration::hours(hours);
+    let first = published_at(
+        article("wire", "1", "US and Iranian envoys meet in Muscat"),
+        at(0),
+    );
+    assert_eq!(commit_one(&store, alerting(first), at(0)).queued.len(), 1);
+    let second = published_at(
+        article(
+            "daily",
+            "2",
+            "Rare contact between Washington and Tehran in Oman",
+        ),
+        at(30),
+    );
+    assert_eq!(commit_one(&store, alerting(second), at(30)).joined_story, 1);
+    let third = published_at(
+        article("herald", "3", "Washington and Tehran hold talks in Oman"),
+        at(60),
+    );
+    let outcome = commit_one(&store, alerting(third), at(60));
+    assert!(outcome.queued.is_empty(), "alerted again: {outcome:?}");
+    assert_eq!(outcome.joined_story, 1);
+}

@@ -172,7 +172,7 @@ impl Store {
                         outbox,
                         legacy_keys: self.legacy_keys,
                     };
-                    let (outcome, created) = apply_commit(
+                    let (outcome, written) = apply_commit(
                         commit,
                         &alerting,
                         stored_quietly,
@@ -180,13 +180,20 @@ impl Store {
                         &all_stories,
                         &trees,
                     )?;
-                    if created {
+                    // A joined story changed too (its latest report, its words): the next
+                    // commit must decide on the new record, not a cached one.
+                    if !written.is_empty() {
                         meta.insert(keys::STORIES_VERSION_KEY, &(version + 1).to_be_bytes())?;
                     }
-                    Ok(outcome)
+                    Ok((outcome, written))
                 });
             match result {
-                Ok(outcome) => return Ok(outcome),
+                Ok((outcome, written)) => {
+                    if !written.is_empty() {
+                        self.remember_written_stories(version, written);
+                    }
+                    return Ok(outcome);
+                }
                 Err(TransactionError::Abort(StoriesChanged)) => continue,
                 Err(TransactionError::Storage(source)) => {
                     return Err(StoreError::Io {
@@ -259,7 +266,8 @@ impl CommitTrees<'_> {
     }
 }
 
-/// Applies one poll; returns the outcome and whether a new story was opened.
+/// Applies one poll; returns the outcome and the story records it wrote (opened or
+/// joined), as written.
 fn apply_commit(
     commit: &PollCommit<'_>,
     alerting: &[StoryBound<'_>],
@@ -267,7 +275,7 @@ fn apply_commit(
     sequences: &[u64],
     stories: &[StoryRecord],
     trees: &CommitTrees<'_>,
-) -> TxResult<(CommitOutcome, bool)> {
+) -> TxResult<(CommitOutcome, Vec<StoryRecord>)> {
     let window =
         chrono::Duration::from_std(commit.story_window).unwrap_or(chrono::Duration::days(3));
     let mut outcome = CommitOutcome {
@@ -275,7 +283,9 @@ fn apply_commit(
         ..CommitOutcome::default()
     };
     let mut next_sequence = sequences.iter();
-    let mut opened: Vec<StoryRecord> = Vec::new();
+    // Stories this commit wrote, as written: later articles of the poll decide on these,
+    // not on the copies read before the transaction.
+    let mut written: Vec<StoryRecord> = Vec::new();
     for new in alerting {
         let key = new.article.store_key();
         if trees.contains_article(new.article)? {
@@ -291,11 +301,12 @@ fn apply_commit(
         let published = new.article.effective_time();
         let open_stories = stories
             .iter()
-            .filter(|story| commit.now - story.first_seen <= window)
-            .chain(opened.iter());
+            .filter(|story| !written.iter().any(|w| w.alert_id == story.alert_id))
+            .chain(written.iter())
+            .filter(|story| commit.now - story.first_seen <= window);
         match joined_story(open_stories, new, published, link, commit.join_window) {
             Some(id) => {
-                join_story(trees, &id, new, published, &mut opened)?;
+                join_story(trees, &id, new, published, &mut written)?;
                 stored.alert_id = new.alert_sinks.is_some().then_some(id);
                 match new.alert_sinks {
                     Some(_) => outcome.joined_story += 1,
@@ -316,7 +327,7 @@ fn apply_commit(
                     reported_by: vec![new.article.feed.clone()],
                 };
                 trees.stories.insert(id.as_bytes(), keys::encode(&story))?;
-                opened.push(story);
+                written.push(story);
                 match new.alert_sinks {
                     Some(sinks) => {
                         queue_alerts(trees, new, sinks, &id, sequence, commit.now)?;
@@ -338,7 +349,7 @@ fn apply_commit(
     trees
         .feeds
         .insert(commit.feed_url.as_bytes(), keys::encode(&state))?;
-    Ok((outcome, !opened.is_empty()))
+    Ok((outcome, written))
 }
 
 /// Queues a new story's alert for every sink whose route takes it, due now.

@@ -1,7 +1,7 @@
 //! Stories in the store: which open story a relevant article joins, what joining adds,
 //! and the reads that serve the commit and the sinks.
 
-use super::commit::{CommitTrees, TxResult, decode_u64};
+use super::commit::{CommitTrees, StoriesChanged, TxResult, decode_u64};
 use super::keys;
 use super::records::StoryRecord;
 use super::{NewArticle, Store, StoreError, decode_all, io};
@@ -9,6 +9,7 @@ use crate::classify::StoryKey;
 use crate::model::{Alert, Article, StorySummary, Verdict};
 use crate::sync::lock;
 use chrono::{DateTime, Utc};
+use sled::transaction::ConflictableTransactionError;
 use std::sync::Arc;
 
 /// A relevant article on its way to a story, alerting or silent.
@@ -59,7 +60,27 @@ impl Store {
             .map_or(0, |v| decode_u64(&v)))
     }
 
-    /// Every story, as of `version` or later (a story opened since only makes the commit's
+    /// After a commit at `version` wrote these story records (and moved the version on by
+    /// one), the cached list becomes the list at the next version without a new scan.
+    pub(super) fn remember_written_stories(&self, version: u64, written: Vec<StoryRecord>) {
+        let mut cached = lock(&self.stories_read);
+        let Some(read) = cached.as_ref().filter(|read| read.version == version) else {
+            return;
+        };
+        let mut stories: Vec<StoryRecord> = read
+            .stories
+            .iter()
+            .filter(|story| !written.iter().any(|w| w.alert_id == story.alert_id))
+            .cloned()
+            .collect();
+        stories.extend(written);
+        *cached = Some(StoriesRead {
+            version: version + 1,
+            stories: Arc::new(stories),
+        });
+    }
+
+    /// Every story, as of `version` or later (a story written since only makes the commit's
     /// transaction abort and retry).
     pub(super) fn stories_at(&self, version: u64) -> Result<Arc<Vec<StoryRecord>>, StoreError> {
         let mut cached = lock(&self.stories_read);
@@ -136,6 +157,7 @@ pub(super) fn joined_story<'s>(
     link: Option<u64>,
     window: std::time::Duration,
 ) -> Option<String> {
+    // The id settles a tie, so the choice does not depend on the order stories are read in.
     let mut best: Option<(usize, DateTime<Utc>, &StoryRecord)> = None;
     for story in stories {
         if link.is_some() && story.link == link {
@@ -149,7 +171,10 @@ pub(super) fn joined_story<'s>(
             continue;
         }
         let rank = (new.story.shared_terms(&story.key), story.latest_report());
-        if best.is_none_or(|(words, latest, _)| rank > (words, latest)) {
+        let better = best.is_none_or(|(words, latest, chosen)| {
+            (rank.0, rank.1, &story.alert_id) > (words, latest, &chosen.alert_id)
+        });
+        if better {
             best = Some((rank.0, rank.1, story));
         }
     }
@@ -158,27 +183,30 @@ pub(super) fn joined_story<'s>(
 
 /// Adds a report to a story: its feed, its words and markers, its publication time. The
 /// story is re-read inside the transaction: another article may have joined since it was
-/// read.
+/// read. A story gone since it was read (pruned) aborts the commit, which is redone on a
+/// fresh read, so the article is never marked as joining nothing.
 pub(super) fn join_story(
     trees: &CommitTrees<'_>,
     id: &str,
     new: &StoryBound<'_>,
     published: DateTime<Utc>,
-    opened: &mut [StoryRecord],
+    written: &mut Vec<StoryRecord>,
 ) -> TxResult<()> {
     let current = trees.stories.get(id.as_bytes())?;
-    if let Some(mut story) = current.and_then(|b| keys::decode::<StoryRecord>(&b).ok()) {
-        let feed = &new.article.feed;
-        if !story.reported_by.iter().any(|f| f == feed) {
-            story.reported_by.push(feed.to_string());
-        }
-        story.reports = story.reports.max(1) + 1;
-        story.latest = Some(story.latest_report().max(published));
-        story.key.absorb(new.story);
-        trees.stories.insert(id.as_bytes(), keys::encode(&story))?;
-        if let Some(local) = opened.iter_mut().find(|s| s.alert_id == id) {
-            *local = story;
-        }
+    let Some(mut story) = current.and_then(|b| keys::decode::<StoryRecord>(&b).ok()) else {
+        return Err(ConflictableTransactionError::Abort(StoriesChanged));
+    };
+    let feed = &new.article.feed;
+    if !story.reported_by.iter().any(|f| f == feed) {
+        story.reported_by.push(feed.to_string());
+    }
+    story.reports = story.reports.max(1) + 1;
+    story.latest = Some(story.latest_report().max(published));
+    story.key.absorb(new.story);
+    trees.stories.insert(id.as_bytes(), keys::encode(&story))?;
+    match written.iter_mut().find(|s| s.alert_id == id) {
+        Some(local) => *local = story,
+        None => written.push(story),
     }
     Ok(())
 }
