@@ -568,6 +568,16 @@ mod tests {
     }
 
     #[test]
+    fn words_inside_a_name_are_not_news_words() {
+        let v = verdict(
+            "Bill Burns arrives in Oman",
+            "US and Iranian negotiators will hold talks in Muscat on Saturday.",
+        );
+        assert!(v.relevant, "{v:?}");
+        assert!(verdict("US and Iranian negotiators hold talks in Geneva", "").relevant);
+    }
+
+    #[test]
     fn reasons_name_parties_event_sentence_score_and_threshold() {
         let v = verdict("US and Iran resume indirect talks in Muscat", "");
         assert_eq!(

@@ -31,6 +31,24 @@ pub(super) enum Role {
 }
 
 impl Role {
+    /// The cues that qualify events: what a party's name may contain without meaning it.
+    /// Events are not among them (stems cannot tell "US negotiators", a name, from "US
+    /// negotiations", an event), nor context words ("counterpart" in "his Iranian
+    /// counterpart" is the context of "spoke").
+    fn is_word_of_news(self) -> bool {
+        matches!(
+            self,
+            Role::Negation
+                | Role::Background
+                | Role::OtherNews
+                | Role::Circumstance
+                | Role::Opinion
+                | Role::Stalled
+                | Role::Revival
+                | Role::OffTopic
+        )
+    }
+
     pub(super) fn is_actor(self) -> bool {
         matches!(self, Role::Party(_) | Role::Other)
     }
@@ -74,6 +92,7 @@ impl Classifier {
             }
         }
         drop_covered_actors(&mut found);
+        drop_words_inside_names(&mut found);
         let contextual = self.contextual_events(&found);
         found.extend(contextual);
         found
@@ -130,6 +149,21 @@ pub(super) fn drop_covered_actors(found: &mut Vec<Found>) {
             && covers
                 .iter()
                 .any(|(start, end)| f.start >= *start && f.end <= *end))
+    });
+}
+
+/// Removes cues inside a longer party name: "bill" in "Bill Burns" is no legislation.
+fn drop_words_inside_names(found: &mut Vec<Found>) {
+    let names: Vec<(usize, usize)> = found
+        .iter()
+        .filter(|f| matches!(f.role, Role::Party(_)) && f.end - f.start > 1)
+        .map(|f| (f.start, f.end))
+        .collect();
+    found.retain(|f| {
+        let inside = names
+            .iter()
+            .any(|&(start, end)| f.start >= start && f.end <= end && f.end - f.start < end - start);
+        !(inside && f.role.is_word_of_news())
     });
 }
 
