@@ -323,6 +323,13 @@ fn story_window_defaults_to_the_rules_window_and_accepts_zero() {
     let zero = format!("[classifier]\nstory_window = \"0s\"\n{feeds}");
     let config = parleyd::Config::from_str_with_env(&zero, path, &no_env).unwrap();
     assert!(config.classifier.story_window.is_zero());
+    assert_eq!(
+        parleyd::config::MAX_STORY_WINDOW,
+        parleyd::classify::story::STORY_OPEN_FOR
+    );
+    let too_long = format!("[classifier]\nstory_window = \"4d\"\n{feeds}");
+    let err = parleyd::Config::from_str_with_env(&too_long, path, &no_env).unwrap_err();
+    assert!(err.to_string().contains("at most 72h"), "{err}");
     let bad = format!("[classifier]\nstory_window = \"a while\"\n{feeds}");
     let err = parleyd::Config::from_str_with_env(&bad, path, &no_env).unwrap_err();
     assert!(err.to_string().contains("classifier.story_window"), "{err}");

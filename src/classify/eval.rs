@@ -365,7 +365,7 @@ mod tests {
     }
 
     #[test]
-    fn the_threshold_with_the_best_f1_is_learned_and_ties_go_higher() {
+    fn the_threshold_with_the_best_f1_is_learned_and_a_tie_keeps_the_current_one() {
         let items: Vec<Labelled> = (0..4)
             .map(|i| {
                 item(&format!(
@@ -390,8 +390,12 @@ mod tests {
         // Positives at 0.5 and 0.7, negatives at 0.4 and 0.45: anything in (0.45, 0.5]
         // separates them; 0.5 is the highest such score.
         assert_eq!(train_threshold(&scored([0.5, 0.7, 0.4, 0.45]), 0.6), 0.5);
-        // Already perfect at the current threshold: it stays.
+        // 0.7 and the current 0.6 both separate them: the current one stays.
         assert_eq!(train_threshold(&scored([0.8, 0.7, 0.4, 0.45]), 0.6), 0.6);
+        // The current 0.9 lets nothing through: 0.7 is the highest that separates them.
+        assert_eq!(train_threshold(&scored([0.8, 0.7, 0.4, 0.45]), 0.9), 0.7);
+        // Nothing linked above the floor: the current threshold stays.
+        assert_eq!(train_threshold(&scored([0.1, 0.2, 0.1, 0.2]), 0.6), 0.6);
     }
 
     #[test]

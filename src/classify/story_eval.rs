@@ -4,7 +4,7 @@
 use super::Classifier;
 use super::StoryKey;
 use super::eval::Labelled;
-use super::story::STORY_JOIN_WINDOW;
+use super::story::{STORY_JOIN_WINDOW, STORY_OPEN_FOR};
 use crate::model::Event;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -71,6 +71,8 @@ impl StoryReport {
 /// One story open during the replay.
 struct OpenStory {
     key: StoryKey,
+    /// When its first report was published: it takes reports for [`STORY_OPEN_FOR`].
+    opened: DateTime<Utc>,
     /// The event kind of its first report: talks and a channel are two stories.
     kind: Option<Event>,
     latest: DateTime<Utc>,
@@ -80,8 +82,12 @@ struct OpenStory {
 
 /// Replays the items that are not ambiguous and carry a publication time, oldest first
 /// (ties by id), through the classifier and the story rule the store uses
-/// ([`StoryKey::joins`]): a relevant report joins the most recent open story it matches,
-/// or opens a story, which is an alert.
+/// ([`StoryKey::joins`] at the default window, stories of one event kind, open for
+/// [`STORY_OPEN_FOR`]): a relevant report joins the open story that shares most words with
+/// it (the one with the latest report on a tie), or opens a story, which is an alert. Two
+/// things the daemon has that a labelled file lacks are left out: joining by the same
+/// canonical link, and a configured `story_window`; the daemon also times a story's
+/// opening by its commit, the replay by publication.
 pub fn replay_stories(classifier: &Classifier, items: &[Labelled]) -> StoryReport {
     let mut report = StoryReport::default();
     let mut dated: Vec<(&Labelled, DateTime<Utc>)> = Vec::new();
@@ -128,6 +134,7 @@ pub fn replay_stories(classifier: &Classifier, items: &[Labelled]) -> StoryRepor
             None => {
                 stories.push(OpenStory {
                     key,
+                    opened: at,
                     kind: verdict.event,
                     latest: at,
                     opened_by: owner,
@@ -146,8 +153,8 @@ pub fn replay_stories(classifier: &Classifier, items: &[Labelled]) -> StoryRepor
     report
 }
 
-/// The story a report joins: of those of its event kind that [`StoryKey::joins`] allows,
-/// the one sharing most words with it, the most recent on a tie.
+/// The story a report joins: of the open ones of its event kind that [`StoryKey::joins`]
+/// allows, the one sharing most words with it, the one with the latest report on a tie.
 fn best_story<'s>(
     stories: &'s mut [OpenStory],
     key: &StoryKey,
@@ -158,9 +165,11 @@ fn best_story<'s>(
         .iter_mut()
         .enumerate()
         .filter(|(_, story)| {
-            story.kind == kind && key.joins(at, &story.key, story.latest, STORY_JOIN_WINDOW)
+            story.kind == kind
+                && (at - story.opened).to_std().unwrap_or_default() <= STORY_OPEN_FOR
+                && key.joins(at, &story.key, story.latest, STORY_JOIN_WINDOW)
         })
-        .max_by_key(|(index, story)| (key.shared_terms(&story.key), *index))
+        .max_by_key(|(index, story)| (key.shared_terms(&story.key), story.latest, *index))
         .map(|(_, story)| story)
 }
 

@@ -10,23 +10,26 @@ use super::eval::{EvalReport, Scored, report, score_items};
 pub const MIN_THRESHOLD: f64 = 0.3;
 
 /// The threshold with the best F1 on the scored items: the one learned part of a
-/// profile. On a tie the higher threshold wins (fewer alerts for the same F1); with no
-/// link among the items the profile's own threshold stays.
+/// profile. On a tie the profile's own threshold stays (on separable training items a
+/// higher one would sit right under the lowest positive and miss held-out ones); between
+/// other thresholds the higher wins. With no link among the items the own one stays.
 pub fn train_threshold<'s, 'a: 's>(
     scored: impl IntoIterator<Item = &'s Scored<'a>> + Clone,
     current: f64,
 ) -> f64 {
-    let mut linked: Vec<f64> = scored
+    // Each distinct score is the highest threshold that still lets it (and everything
+    // above) through.
+    let mut candidates: Vec<f64> = scored
         .clone()
         .into_iter()
         .filter(|s| s.linked && s.score >= MIN_THRESHOLD)
         .map(|s| s.score)
         .collect();
-    linked.sort_by(f64::total_cmp);
-    linked.dedup();
+    candidates.sort_by(|a, b| b.total_cmp(a));
+    candidates.dedup();
+    // The current threshold first, then the highest: a later one must be strictly better.
     let mut best = (report(scored.clone(), current).f1(), current);
-    // Each distinct score is a threshold that lets it (and everything above) through.
-    for &candidate in linked.iter().rev() {
+    for candidate in candidates {
         let f1 = report(scored.clone(), candidate).f1();
         if f1 > best.0 + 1e-12 {
             best = (f1, candidate);

@@ -83,7 +83,7 @@ enum Command {
         /// Replay the items oldest first (`published` or `date`) and report story grouping:
         /// per real-world `event`, the alerts it would send and the reports that joined
         /// another event's story.
-        #[arg(long, conflicts_with = "folds")]
+        #[arg(long, conflicts_with_all = ["folds", "min_precision", "min_recall", "min_f1"])]
         stories: bool,
         /// Exit 1 if precision is below this.
         #[arg(long)]

@@ -38,6 +38,9 @@ pub const DEFAULT_MAX_ARTICLE_AGE: Duration = Duration::from_secs(48 * 3600);
 /// them apart, whatever their words (see `parleyd::classify::story`): reports of one event
 /// cluster within a day or so. The same as `classify::STORY_JOIN_WINDOW`; a test checks it.
 pub const DEFAULT_STORY_WINDOW: Duration = Duration::from_secs(36 * 3600);
+/// The longest `story_window` means anything: a story takes no report 72 hours after it
+/// opens (`classify::STORY_OPEN_FOR`; a test checks they agree).
+pub const MAX_STORY_WINDOW: Duration = Duration::from_secs(72 * 3600);
 /// The floor under every poll schedule.
 pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// A server may ask us to come back later, but not later than this.

@@ -20,7 +20,7 @@ use std::time::Duration;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// How long a story stays open for other outlets' articles to join it instead of alerting.
-pub const STORY_WINDOW: Duration = Duration::from_secs(72 * 3600);
+pub const STORY_WINDOW: Duration = crate::classify::story::STORY_OPEN_FOR;
 /// Bodies up to this size are parsed on the polling task itself.
 const INLINE_PARSE_BYTES: usize = 256 * 1024;
 

@@ -5,8 +5,8 @@ use super::text::{Token, tokenize};
 use super::{Classifier, Role};
 use crate::model::strip_publisher_suffix;
 pub use rule::{
-    STORY_JOIN_SIMILARITY, STORY_JOIN_WINDOW, STORY_WORD_SHARE, STORY_WORD_WINDOW, StoryKey,
-    jaccard,
+    STORY_JOIN_SIMILARITY, STORY_JOIN_WINDOW, STORY_OPEN_FOR, STORY_WORD_SHARE, STORY_WORD_WINDOW,
+    StoryKey, jaccard,
 };
 
 mod rule;

@@ -41,6 +41,11 @@ pub const STORY_JOIN_WINDOW: std::time::Duration = std::time::Duration::from_sec
 /// joins only when its headline shares words with the story's ([`STORY_JOIN_SIMILARITY`]).
 pub const STORY_WORD_WINDOW: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
 
+/// How long after it opens a story takes reports at all: the daemon closes it then (by
+/// the time it committed the story), and the replay of `eval --stories` does the same by
+/// publication time.
+pub const STORY_OPEN_FOR: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
+
 /// Beyond [`STORY_JOIN_WINDOW`], the share of a headline's words a story's reports must
 /// already hold for it to join.
 pub const STORY_WORD_SHARE: f64 = 0.5;

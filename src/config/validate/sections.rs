@@ -10,7 +10,7 @@ use crate::config::{
     DEFAULT_MAX_ARTICLE_AGE, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INTERVAL,
     DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST, DEFAULT_RETENTION, DEFAULT_RETRY_BASE,
     DEFAULT_RETRY_MAX, DEFAULT_STORY_WINDOW, DEFAULT_TIMEOUT, DeliveryConfig, LogConfig, LogFormat,
-    PollConfig, ProfileSource, ServerConfig, StorageConfig,
+    MAX_STORY_WINDOW, PollConfig, ProfileSource, ServerConfig, StorageConfig,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -141,9 +141,16 @@ impl Walker<'_> {
                 None
             }
         };
-        let story_window = self
-            .duration_or_zero(table, "classifier", "story_window")
-            .unwrap_or(DEFAULT_STORY_WINDOW);
+        let story_window = match self.duration_or_zero(table, "classifier", "story_window") {
+            Some(window) if window > MAX_STORY_WINDOW => {
+                self.problem(
+                    "classifier.story_window",
+                    "must be at most 72h: a story takes no report 72 hours after it opens",
+                );
+                DEFAULT_STORY_WINDOW
+            }
+            other => other.unwrap_or(DEFAULT_STORY_WINDOW),
+        };
         ClassifierConfig {
             profile,
             threshold,
