@@ -546,8 +546,8 @@ async fn stats_and_replay_read_the_store_without_sending() {
 }
 
 /// Guaranteed: news first seen in a feed's backlog (its first poll, which never alerts) is
-/// remembered as a story, so the same news reported later by another feed, in other
-/// words, does not alert as new; other news still does.
+/// remembered as a story, so a copy of it from another feed later does not alert as new;
+/// other news still does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn news_already_in_a_backlog_does_not_alert_from_another_feed() {
     let feeds = FeedServer::start().await;
@@ -564,7 +564,7 @@ async fn news_already_in_a_backlog_does_not_alert_from_another_feed() {
 
     let reworded = (
         "c-1",
-        "Rare contact between Washington and Tehran in Oman",
+        "US, Iranian envoys meet in Muscat, officials say",
         "",
     );
     serve_all(&feeds, &[backlog], &[IRRELEVANT_ATOM, reworded], &[]);

@@ -561,8 +561,8 @@ fn commit_in_window(
 }
 
 /// Guaranteed: a relevant article stored without an alert (a feed's backlog, or too old)
-/// still opens a story, so a later report of that story from another feed does not alert
-/// as news; a later development still does.
+/// still opens a story, so a later copy of it from another feed (sharing its words) does
+/// not alert as news; other news, hours or days later, still does.
 #[tokio::test]
 async fn a_story_first_seen_in_a_backlog_does_not_alert_when_another_feed_carries_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -586,7 +586,7 @@ async fn a_story_first_seen_in_a_backlog_does_not_alert_when_another_feed_carrie
         article(
             "two",
             "2",
-            "Rare contact between Washington and Tehran in Oman",
+            "US, Iranian envoys meet in Muscat, officials say",
         ),
         later,
     );
@@ -596,6 +596,16 @@ async fn a_story_first_seen_in_a_backlog_does_not_alert_when_another_feed_carrie
         "a copy of backlog news is not news"
     );
     assert_eq!(outcome.joined_story, 1);
+    // What the user was never alerted to does not swallow other news by time alone.
+    let other = published_at(
+        article("two", "4", "Tehran hands Washington a written reply"),
+        later,
+    );
+    assert_eq!(
+        commit_one(&store, alerting(other), later).queued.len(),
+        1,
+        "other news hours after a backlog story is news"
+    );
 
     let days_later = now + chrono::Duration::days(4);
     let next = published_at(

@@ -163,6 +163,14 @@ pub(super) fn joined_story<'s>(
         if link.is_some() && story.link == link {
             return Some(story.alert_id.clone());
         }
+        // A story nobody was alerted to (a backlog's) takes copies of itself, which share
+        // its words, but not whatever else is reported hours later: joining that would
+        // mean the user never hears of it.
+        let window = if story.alerted {
+            window
+        } else {
+            std::time::Duration::ZERO
+        };
         if story.event != new.verdict.event
             || !new
                 .story
