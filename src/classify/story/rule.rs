@@ -4,11 +4,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Headlines whose story terms overlap this much (Jaccard) report the same story, unless
-/// their markers tell them apart: the same event reworded by another outlet shares most of
-/// its words; a different development does not.
-pub const STORY_JOIN_SIMILARITY: f64 = 0.4;
-
 /// What identifies a headline's story, for telling a new report of a known story from news
 /// (built by [`crate::Classifier::story_key`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -38,7 +33,7 @@ pub struct StoryKey {
 pub const STORY_JOIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(36 * 3600);
 
 /// Beyond [`STORY_JOIN_WINDOW`], up to this long after a story's latest report, a report
-/// joins only when its headline shares words with the story's ([`STORY_JOIN_SIMILARITY`]).
+/// joins only when its headline shares words with the story's ([`STORY_WORD_SHARE`]).
 pub const STORY_WORD_WINDOW: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
 
 /// How long after it opens a story takes reports at all: the daemon closes it then (by
@@ -78,11 +73,6 @@ impl StoryKey {
     fn shares_words(&self, story: &StoryKey) -> bool {
         !self.terms.is_empty()
             && self.shared_terms(story) as f64 >= STORY_WORD_SHARE * self.terms.len() as f64
-    }
-
-    /// Whether a headline with this key reports the same story as one with `other`.
-    pub fn same_story(&self, other: &StoryKey) -> bool {
-        !self.told_apart(other) && jaccard(&self.terms, &other.terms) >= STORY_JOIN_SIMILARITY
     }
 
     /// Markers no rewording changes: a different venue, round or day, or a stage that
@@ -150,36 +140,4 @@ fn ordinals_differ(a: &[String], b: &[String]) -> bool {
         let same_unit = |ordinal: &&String| unit(ordinal) == unit(x);
         b.iter().any(|o| unit(o) == unit(x)) && !a.iter().filter(same_unit).any(|o| b.contains(o))
     })
-}
-
-/// Jaccard similarity of two sorted, de-duplicated term sets.
-pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
-    if a.is_empty() && b.is_empty() {
-        return 0.0;
-    }
-    let (mut i, mut j, mut shared) = (0, 0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                shared += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    shared as f64 / (a.len() + b.len() - shared) as f64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jaccard_counts_shared_terms() {
-        assert_eq!(jaccard(&[1, 2, 3], &[2, 3, 4]), 0.5);
-        assert_eq!(jaccard(&[1], &[1]), 1.0);
-        assert_eq!(jaccard(&[], &[]), 0.0);
-    }
 }
