@@ -5,7 +5,7 @@
 
 use super::keys;
 use super::records::{StoredArticle, StoryRecord};
-use super::stories::{StoryBound, join_story, joined_story};
+use super::stories::{StoryBound, join_story, joined_story, with_written};
 use super::{FeedState, Store, StoreError, io};
 use crate::classify::StoryKey;
 use crate::model::{Alert, Article, Verdict, alert_id, link_fingerprint};
@@ -119,12 +119,9 @@ impl Store {
         let mut quiet = Vec::new();
         let mut alerting = Vec::new();
         for new in &commit.articles {
-            match (new, StoryBound::of(new)) {
-                (NewArticle::Quiet { article, verdict }, _) => {
-                    quiet.push((article, verdict.as_ref()));
-                }
-                (_, Some(bound)) => alerting.push(bound),
-                (_, None) => {}
+            match new {
+                NewArticle::Quiet { article, verdict } => quiet.push((article, verdict.as_ref())),
+                _ => alerting.extend(StoryBound::of(new)),
             }
         }
         let previous = self.feed_state(commit.feed_url)?;
@@ -299,11 +296,8 @@ fn apply_commit(
         let sequence = next_sequence.next().copied().unwrap_or_default();
         let link = new.article.link.as_deref().map(link_fingerprint);
         let published = new.article.effective_time();
-        let open_stories = stories
-            .iter()
-            .filter(|story| !written.iter().any(|w| w.alert_id == story.alert_id))
-            .chain(written.iter())
-            .filter(|story| commit.now - story.first_seen <= window);
+        let open_stories =
+            with_written(stories, &written).filter(|story| commit.now - story.first_seen <= window);
         match joined_story(open_stories, new, published, link, commit.join_window) {
             Some(id) => {
                 join_story(trees, &id, new, published, &mut written)?;

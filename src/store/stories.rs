@@ -67,13 +67,7 @@ impl Store {
         let Some(read) = cached.as_ref().filter(|read| read.version == version) else {
             return;
         };
-        let mut stories: Vec<StoryRecord> = read
-            .stories
-            .iter()
-            .filter(|story| !written.iter().any(|w| w.alert_id == story.alert_id))
-            .cloned()
-            .collect();
-        stories.extend(written);
+        let stories = with_written(&read.stories, &written).cloned().collect();
         *cached = Some(StoriesRead {
             version: version + 1,
             stories: Arc::new(stories),
@@ -102,16 +96,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`] on a read failure.
     pub fn also_reported_by(&self, alert: &Alert) -> Result<Vec<String>, StoreError> {
-        Ok(self
-            .story(&alert.id)?
-            .map(|story| {
-                story
-                    .reported_by
-                    .into_iter()
-                    .filter(|feed| *feed != alert.article.feed)
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(self.story_summary(alert)?.also_reported_by)
     }
 
     /// What an alert's receivers learn of its story (see [`StorySummary`]).
@@ -145,6 +130,17 @@ impl Store {
         let bytes = self.stories.get(alert_id).map_err(io("story read"))?;
         Ok(bytes.and_then(|b| keys::decode(&b).ok()))
     }
+}
+
+/// The stories as read, with those a commit wrote replaced by (or added as) the records
+/// it wrote.
+pub(super) fn with_written<'s>(
+    read: &'s [StoryRecord],
+    written: &'s [StoryRecord],
+) -> impl Iterator<Item = &'s StoryRecord> {
+    read.iter()
+        .filter(|story| !written.iter().any(|w| w.alert_id == story.alert_id))
+        .chain(written)
 }
 
 /// The id of the story `new` joins, if any: one with the same canonical link, else of the
