@@ -4,6 +4,7 @@
 
 mod cli;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -15,7 +16,8 @@ fn main() -> ExitCode {
                 // `parleyd classify | head` closing early is not an error.
                 return ExitCode::SUCCESS;
             }
-            eprintln!("parleyd: {err:#}");
+            // Not `eprintln!`, which panics when stderr is unwritable: exit 2 either way.
+            let _ = writeln!(std::io::stderr(), "parleyd: {err:#}");
             ExitCode::from(2)
         }
     }

@@ -1,7 +1,8 @@
 //! Sets up logging: human lines on a terminal, JSON lines for log shippers, to stderr.
 
 use crate::config::LogFormat;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. `RUST_LOG`, when set, wins over `level`.
@@ -12,7 +13,10 @@ pub fn init(level: &str, format: LogFormat) {
         .unwrap_or_else(|_| EnvFilter::new("warn,parleyd=info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| LossyStderr)
+        // The fmt layer's own report of a failed write is an `eprintln!`, which panics the
+        // task that was logging when stderr is unwritable; `LossyStderr` never reports one.
+        .log_internal_errors(false);
     let _ = match format {
         LogFormat::Json => builder.json().with_current_span(false).try_init(),
         LogFormat::Human => builder
@@ -20,6 +24,34 @@ pub fn init(level: &str, format: LogFormat) {
             .with_target(false)
             .try_init(),
     };
+}
+
+/// Log lines that could not be written since the process started.
+static FAILED_WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// How many log lines could not be written (stderr closed, full or a pipe nobody reads).
+pub fn failed_log_writes() -> u64 {
+    FAILED_WRITES.load(Ordering::Relaxed)
+}
+
+/// stderr for the log, where a failed write is counted and dropped. A log line is never
+/// worth a task: with `parleyd run 2>&1 | head -2` or a full disk under the log file, an
+/// error here would otherwise end whichever task was logging, the signal task included.
+struct LossyStderr;
+
+impl Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if std::io::stderr().write_all(buf).is_err() {
+            FAILED_WRITES.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(metric::LOG_WRITES_FAILED).increment(1);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }
 
 /// A bare level (`"debug"`) applies to parleyd only, with other crates at `warn`: their debug
@@ -68,4 +100,6 @@ pub mod metric {
     pub const STORIES: &str = "parleyd_stories";
     /// The store's size on disk.
     pub const STORE_BYTES: &str = "parleyd_store_size_bytes";
+    /// Log lines dropped because stderr could not be written.
+    pub const LOG_WRITES_FAILED: &str = "parleyd_log_writes_failed_total";
 }

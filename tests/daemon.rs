@@ -368,3 +368,115 @@ async fn systemd_hears_ready_status_and_stopping() {
     let output = child.wait_with_output().await.unwrap();
     assert_eq!(output.status.code(), Some(0));
 }
+
+/// Where the daemon's stderr goes in [`stops_on_sigterm_whatever_its_stderr_is`].
+#[derive(Debug, Clone, Copy)]
+enum BrokenStderr {
+    /// File descriptor 2 closed before the program starts.
+    Closed,
+    /// `/dev/full`: every write fails with "no space left on device".
+    Full,
+    /// A pipe whose reader has gone, as in `parleyd run 2>&1 | head -2`: every write fails
+    /// with a broken pipe.
+    ReaderGone,
+}
+
+fn spawn_daemon_with_stderr(
+    config: &std::path::Path,
+    stderr: BrokenStderr,
+) -> tokio::process::Child {
+    let program = env!("CARGO_BIN_EXE_parleyd");
+    let config = config.to_str().unwrap();
+    let mut command = match stderr {
+        // `exec` keeps the pid, so the signal below reaches parleyd, not the shell.
+        BrokenStderr::Closed => {
+            let mut command = tokio::process::Command::new("sh");
+            command.args([
+                "-c",
+                "exec \"$0\" --config \"$1\" run 2>&-",
+                program,
+                config,
+            ]);
+            command
+        }
+        BrokenStderr::Full | BrokenStderr::ReaderGone => {
+            let mut command = tokio::process::Command::new(program);
+            command.args(["--config", config, "run"]);
+            command
+        }
+    };
+    match stderr {
+        BrokenStderr::Closed => {}
+        BrokenStderr::Full => {
+            let full = std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .expect("/dev/full exists on Linux");
+            command.stderr(full);
+        }
+        BrokenStderr::ReaderGone => {
+            let (reader, writer) = std::io::pipe().unwrap();
+            drop(reader);
+            command.stderr(writer);
+        }
+    }
+    command
+        .env_clear()
+        // Debug logs a line per poll, so writes fail before, during and after the signal.
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the parleyd binary starts")
+}
+
+/// A log line that cannot be written must never take down a task: with stderr closed, on a
+/// full device or a pipe nobody reads, the daemon still polls and SIGTERM still stops it,
+/// cleanly (exit 0). The 90 s bound (beyond the 60 s drain deadline) only turns a daemon that
+/// never stops into a failure instead of a hung test; it measures nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stops_on_sigterm_whatever_its_stderr_is() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/a.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss(&[("x", "Washington and Tehran agree to open a hotline", "")]),
+        ),
+    );
+    for stderr in [
+        BrokenStderr::Closed,
+        BrokenStderr::Full,
+        BrokenStderr::ReaderGone,
+    ] {
+        let dir = TestDir::new();
+        let config = dir.config(&format!(
+            "[poll]\ninterval = \"1s\"\nalert_on_first_poll = true\n[[feeds]]\nurl = \"{}\"\n[[sinks]]\nkind = \"stdout\"\n",
+            server.url("/a.xml")
+        ));
+        let seen_before = server.requests("/a.xml").len();
+        let mut child = spawn_daemon_with_stderr(&config, stderr);
+        // Two polls: the daemon is running and has logged (and failed to log) a while.
+        assert!(
+            eventually(Duration::from_secs(30), || server.requests("/a.xml").len()
+                >= seen_before + 2)
+            .await,
+            "{stderr:?}: the daemon never polled twice"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{stderr:?}: the daemon died before it was asked to stop"
+        );
+        let pid = child.id().unwrap().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = tokio::time::timeout(Duration::from_secs(90), child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{stderr:?}: the daemon did not stop after SIGTERM"))
+            .unwrap();
+        assert_eq!(exit.code(), Some(0), "{stderr:?}");
+    }
+}

@@ -40,7 +40,8 @@ pub(super) fn run_daemon(path: &Path) -> Result<ExitCode> {
     })
 }
 
-/// The first SIGTERM or SIGINT starts a graceful shutdown; a second one exits at once.
+/// The first SIGTERM or SIGINT starts a graceful shutdown; a second one exits at once (130),
+/// without a log line that could stand in its way.
 /// SIGHUP re-reads the config: a valid one is handed to the daemon, an invalid one is
 /// logged problem by problem and the running config stays.
 fn spawn_signal_handler(
@@ -61,11 +62,11 @@ fn spawn_signal_handler(
                     _ = hup.recv() => reload_config(&path, &reloads).await,
                 }
             };
+            // Act first, log after: whatever happens to the log line, the stop has begun.
             if round == 0 {
-                tracing::info!(signal = name, "Received a stop signal.");
                 shutdown.cancel();
+                tracing::info!(signal = name, "Received a stop signal.");
             } else {
-                tracing::warn!(signal = name, "Second stop signal: exiting now.");
                 std::process::exit(130);
             }
         }
