@@ -15,8 +15,9 @@
 //!
 //! [`daemon`] wires the stages together, schedules feeds and owns shutdown; [`server`]
 //! serves health, metrics and a status page. [`model`] holds the types that pass between
-//! stages; [`telemetry`] sets up logging and names the metrics. Three small modules import
-//! nothing of ours, so any stage may use them: [`profiles`] (the built-in profiles, named
+//! stages; [`telemetry`] sets up logging and names the metrics. Four small modules import
+//! nothing of ours, so any stage may use them: [`duration`] (the strict parser for config
+//! and flags, and durations rounded for logs), [`profiles`] (the built-in profiles, named
 //! by config and built by classify), [`http`] (the client settings, `Retry-After` and
 //! error chains that poll and notify share) and [`redact`] (what of a URL may be logged).
 //! A private `sync` module holds the one policy for a poisoned lock.
@@ -27,6 +28,7 @@
 pub mod classify;
 pub mod config;
 pub mod daemon;
+pub mod duration;
 pub mod http;
 pub mod model;
 pub mod notify;

@@ -66,7 +66,7 @@ pub enum PollError {
         retry_after: Option<Duration>,
     },
     /// The request did not complete in time.
-    #[error("feed `{feed}`: no complete answer within {}", humantime::format_duration(*.after))]
+    #[error("feed `{feed}`: no complete answer within {}", crate::duration::human(*.after))]
     Timeout {
         /// Feed name.
         feed: String,
@@ -90,14 +90,14 @@ pub enum PollError {
         reason: String,
     },
     /// A `file://` feed could not be read.
-    #[error("feed `{feed}`: cannot read {path}: {source}")]
+    #[error("feed `{feed}`: cannot read {path}: {cause}")]
     File {
         /// Feed name.
         feed: String,
         /// The file.
         path: String,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, so not also a `source()`, which would print it twice).
+        cause: std::io::Error,
     },
     /// A URL scheme the poller cannot fetch.
     #[error("feed `{feed}`: unsupported URL scheme `{scheme}`")]
@@ -283,12 +283,12 @@ impl Poller {
         let path = feed.url.to_file_path().map_err(|()| PollError::File {
             feed: feed.name.clone(),
             path: feed.url.path().to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a local path"),
+            cause: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a local path"),
         })?;
-        let file_error = |source| PollError::File {
+        let file_error = |cause| PollError::File {
             feed: feed.name.clone(),
             path: path.display().to_string(),
-            source,
+            cause,
         };
         let file = tokio::fs::File::open(&path).await.map_err(file_error)?;
         let mut bytes = Vec::new();

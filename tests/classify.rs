@@ -406,3 +406,25 @@ async fn eval_stories_replays_reports_as_published_and_counts_alerts_per_event()
         run.stdout
     );
 }
+
+#[tokio::test]
+async fn eval_of_a_split_that_is_not_there_lists_the_splits() {
+    let set = root().join("corpus/us-iran/labelled/team.jsonl");
+    let run = parleyd(
+        &["eval", set.to_str().unwrap(), "--split", "nosuch"],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no items in split `nosuch`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("`heldout`") && run.stderr.contains("`tune`"),
+        "{}",
+        run.stderr
+    );
+}

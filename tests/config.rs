@@ -334,3 +334,104 @@ fn story_window_defaults_to_the_rules_window_and_accepts_zero() {
     let err = parleyd::Config::from_str_with_env(&bad, path, &no_env).unwrap_err();
     assert!(err.to_string().contains("classifier.story_window"), "{err}");
 }
+
+/// Durations take exactly the documented units (ms, s, m, h, d): "5M" is not five months nor
+/// five minutes, "2 days" and "1w" are refused, each with the list of units, wherever a
+/// duration is read: config keys and the `--since` flag.
+#[tokio::test]
+async fn durations_take_only_the_documented_units() {
+    let dir = TestDir::new();
+    let config = dir.config(
+        "[poll]\ninterval = \"5M\"\n[delivery]\nmax_age = \"2 days\"\n[[feeds]]\nurl = \"https://example.org/a.xml\"\ninterval = \"1w\"\n",
+    );
+    let run = parleyd(
+        &["--config", config.to_str().unwrap(), "check-config"],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    for (key, unit) in [
+        ("poll.interval", "`M`"),
+        ("delivery.max_age", "`days`"),
+        ("feeds[0].interval", "`w`"),
+    ] {
+        let line = run
+            .stderr
+            .lines()
+            .find(|line| line.contains(&format!(": {key}: ")))
+            .unwrap_or_else(|| panic!("{key} missing from:\n{}", run.stderr));
+        assert!(line.contains(unit), "{line}");
+        assert!(line.contains("ms, s, m, h, d"), "{line}");
+    }
+
+    let valid = dir
+        .config("[poll]\ninterval = \"1h30m\"\n[[feeds]]\nurl = \"https://example.org/a.xml\"\n");
+    let run = parleyd(
+        &[
+            "--config",
+            valid.to_str().unwrap(),
+            "replay",
+            "--since",
+            "1w",
+        ],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--since: `w` in `1w` is not a unit"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("ms, s, m, h, d"), "{}", run.stderr);
+}
+
+/// A sink URL that is still the example's placeholder passes every check of form, so
+/// check-config warns about it (exit 0: it may be on purpose) and so does the daemon's log
+/// at start; the warning names the key and the variable, never the URL.
+#[tokio::test]
+async fn placeholder_sink_urls_are_warned_about() {
+    let dir = TestDir::new();
+    let placeholder =
+        "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX";
+    let config = dir.config(
+        "[[feeds]]\nurl = \"file:missing.xml\"\n[[sinks]]\nkind = \"slack\"\nurl = \"${SLACK}\"\n[[sinks]]\nkind = \"stdout\"\n",
+    );
+    let env = [("SLACK", placeholder)];
+    let run = parleyd(
+        &["--config", config.to_str().unwrap(), "check-config"],
+        &env,
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("sinks[0].url: warning:"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("placeholder"), "{}", run.stderr);
+    assert!(run.stderr.contains("$SLACK"), "{}", run.stderr);
+    assert!(!run.stderr.contains("sinks[1]"), "{}", run.stderr);
+    assert!(!run.stderr.contains("XXXX"), "URL printed: {}", run.stderr);
+
+    let run = once(&config, &env).await;
+    assert!(run.stderr.contains("Config warning."), "{}", run.stderr);
+    assert!(run.stderr.contains("sinks[0].url"), "{}", run.stderr);
+    assert!(!run.stderr.contains("XXXX"), "URL printed: {}", run.stderr);
+
+    let real = [(
+        "SLACK",
+        "https://hooks.slack.com/services/T024BE7LD/B01ABCDEF/n3Q8aZkP2wXy7LmR4tVb9cDe",
+    )];
+    let run = parleyd(
+        &["--config", config.to_str().unwrap(), "check-config"],
+        &real,
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+}

@@ -378,3 +378,51 @@ async fn a_flood_is_capped_and_the_excess_arrives_as_one_digest() {
         "every alert arrived exactly once: {titles:?}"
     );
 }
+
+/// A receiver that refuses an alert with a 4xx other than 408 and 429 (a deleted webhook,
+/// a revoked token) will refuse it again: the alert goes to the dead-letter list on the
+/// first answer, with the status in its reason, and is not retried. 408 and 429 are retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_refusing_with_a_4xx_dead_letters_at_once_but_408_and_429_are_retried() {
+    for (status, dead) in [
+        (404, true),
+        (410, true),
+        (403, true),
+        (408, false),
+        (429, false),
+    ] {
+        let feeds = FeedServer::start().await;
+        let receiver = WebhookReceiver::start().await;
+        receiver.script(&[status]);
+        let (path, route) = feed_with(&[("t-1", "US and Iran hold indirect talks in Oman", "")]);
+        feeds.set(&path, route);
+        let dir = TestDir::new();
+        let config = dir.config(&one_feed_to_webhook(
+            "[poll]\nalert_on_first_poll = true\n",
+            &feeds.url(&path),
+            &receiver.url("/hook"),
+        ));
+        let run = once(&config, &[]).await;
+        assert_eq!(run.code, Some(1), "{status}: {}", run.stderr);
+        let listed = parleyd(
+            &["--config", config.to_str().unwrap(), "alerts", "--json"],
+            &[],
+            b"",
+        )
+        .await;
+        let row: serde_json::Value = serde_json::from_str(listed.stdout.trim()).unwrap();
+        let reason = row["last_error"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains(&format!("HTTP {status}")),
+            "{status}: {row}"
+        );
+        assert_eq!(row["attempts"], 1, "{status}: {row}");
+        if dead {
+            assert_eq!(row["state"], "dead", "{status}: {row}");
+            assert!(reason.contains("not retried"), "{status}: {row}");
+        } else {
+            assert_eq!(row["state"], "pending", "{status}: {row}");
+        }
+        assert_eq!(receiver.received().len(), 1, "{status}");
+    }
+}

@@ -24,6 +24,9 @@ mod daemon;
 // The sled store: dedup, stories, outbox, schema and locking.
 mod store;
 
+// Errors print their cause once; hints where a user needs one.
+mod errors;
+
 // Signatures, routing, mentions, dead-lettering by age.
 mod delivery;
 

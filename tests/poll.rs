@@ -397,3 +397,75 @@ async fn a_wrong_charset_header_does_not_garble_utf8() {
         run.stdout
     );
 }
+
+/// `preview --config` scores with the config's classifier settings, as the daemon does: a
+/// threshold above every score there makes the relevant item irrelevant, and `--profile`
+/// still wins over the config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_scores_with_the_configs_classifier() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/feed.xml",
+        Route::ok(
+            "application/rss+xml",
+            rss(&[(
+                "a",
+                "US and Iran resume talks in Oman",
+                "Envoys met on Saturday.",
+            )]),
+        ),
+    );
+    let dir = TestDir::new();
+    let config = dir.config(&format!(
+        "[classifier]\nthreshold = 0.999\n[[feeds]]\nurl = \"{}\"\n",
+        server.url("/feed.xml")
+    ));
+    let config = config.to_str().unwrap();
+    let verdict = |run: &RunOutput| -> serde_json::Value {
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        serde_json::from_str::<serde_json::Value>(run.stdout.lines().next().unwrap()).unwrap()
+            ["verdict"]
+            .clone()
+    };
+    let url = server.url("/feed.xml");
+    let strict = parleyd(&["--config", config, "preview", &url], &[], b"").await;
+    assert_eq!(verdict(&strict)["relevant"], false, "{}", strict.stdout);
+    assert!(
+        strict.stderr.contains("threshold 1.00"),
+        "{}",
+        strict.stderr
+    );
+
+    let profile = root_path("profiles/us-iran.toml");
+    let own = parleyd(
+        &[
+            "--config",
+            config,
+            "preview",
+            &url,
+            "--profile",
+            profile.to_str().unwrap(),
+        ],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(verdict(&own)["relevant"], true, "{}", own.stdout);
+
+    // The same config without the threshold scores as the built-in profile does.
+    let plain = dir.write(
+        "plain.toml",
+        &format!("[[feeds]]\nurl = \"{}\"\n", server.url("/feed.xml")),
+    );
+    let run = parleyd(
+        &["--config", plain.to_str().unwrap(), "preview", &url],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(verdict(&run)["relevant"], true, "{}", run.stdout);
+}
+
+fn root_path(relative: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}

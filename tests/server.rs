@@ -98,7 +98,10 @@ fn chromium_dom(url: &str) -> Option<String> {
             .is_ok_and(|o| o.status.success())
     });
     let Some(browser) = browser else {
-        println!("chromium is not installed: the browser check was skipped");
+        skipped(
+            "status page in a browser",
+            "chromium is not installed, so the page was not rendered",
+        );
         return None;
     };
     let profile = tempfile::tempdir().unwrap();

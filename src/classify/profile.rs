@@ -158,12 +158,12 @@ pub struct Learned {
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         /// The file or folder.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, so not also a `source()`, which would print it twice).
+        cause: std::io::Error,
     },
     /// A profile or lexicon is not valid TOML of the expected shape.
     #[error("{path}: {reason}")]
@@ -200,9 +200,9 @@ impl Profile {
     /// # Errors
     /// [`ProfileError::Read`] or [`ProfileError::Invalid`].
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ProfileError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         Profile::from_toml(&text, path)
     }
@@ -260,9 +260,9 @@ impl Profile {
 
 /// The `.txt` files of a folder, sorted by name so builds are reproducible.
 fn read_corpus(dir: &Path) -> Result<Vec<String>, ProfileError> {
-    let read_error = |source| ProfileError::Read {
+    let read_error = |cause| ProfileError::Read {
         path: dir.to_path_buf(),
-        source,
+        cause,
     };
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(read_error)?
@@ -278,9 +278,9 @@ fn read_corpus(dir: &Path) -> Result<Vec<String>, ProfileError> {
     paths
         .iter()
         .map(|path| {
-            let bytes = std::fs::read(path).map_err(|source| ProfileError::Read {
+            let bytes = std::fs::read(path).map_err(|cause| ProfileError::Read {
                 path: path.clone(),
-                source,
+                cause,
             })?;
             Ok(String::from_utf8_lossy(&bytes).into_owned())
         })

@@ -15,6 +15,14 @@ pub(super) fn check_config(path: &Path) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    for warning in config.warnings() {
+        eprintln!(
+            "{}: {}: warning: {}",
+            config.source.display(),
+            warning.key,
+            warning.why
+        );
+    }
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}: OK", config.source.display())?;
     writeln!(out, "  storage:  {}", config.storage.path.display())?;
@@ -36,9 +44,9 @@ pub(super) fn check_config(path: &Path) -> Result<ExitCode> {
     writeln!(
         out,
         "  polling:  every {} by default, {} at once, timeout {}, first poll {}",
-        humantime::format_duration(config.poll.interval),
+        parleyd::duration::human(config.poll.interval),
         config.poll.concurrency,
-        humantime::format_duration(config.poll.timeout),
+        parleyd::duration::human(config.poll.timeout),
         if config.poll.alert_on_first_poll {
             "alerts on the backlog"
         } else {
@@ -52,7 +60,7 @@ pub(super) fn check_config(path: &Path) -> Result<ExitCode> {
             "    {:<24} {}  every {}",
             feed.name,
             feed.display_url(),
-            humantime::format_duration(feed.interval)
+            parleyd::duration::human(feed.interval)
         )?;
     }
     writeln!(out, "  sinks ({}):", config.sinks.len())?;

@@ -9,7 +9,7 @@ use parleyd::classify::eval::{EvalReport, Labelled, evaluate};
 use parleyd::classify::story_eval::{StoryReport, replay_stories};
 use parleyd::classify::train::cross_validate;
 use parleyd::classify::{Classifier, DEFAULT_PROFILE, Profile, builtin_profile};
-use parleyd::config::LogFormat;
+use parleyd::config::{Config, LogFormat};
 use parleyd::telemetry;
 use serde::Deserialize;
 use std::io::{BufRead, Write};
@@ -88,8 +88,18 @@ pub(super) fn classify(profile: Option<&Path>) -> Result<ExitCode> {
     })
 }
 
-pub(super) fn preview(target: &str, profile: Option<&Path>) -> Result<ExitCode> {
+/// The config `preview` scores with: the one given, or the one at the default path if there
+/// is one; `None` when neither exists (then the built-in profile and default limits apply).
+fn preview_config(path: &Path) -> Result<Option<Config>> {
+    if path == Path::new(parleyd::config::DEFAULT_CONFIG_PATH) && !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(Config::load(path)?))
+}
+
+pub(super) fn preview(target: &str, profile: Option<&Path>, config: &Path) -> Result<ExitCode> {
     telemetry::init("warn", LogFormat::Human);
+    let config = preview_config(config)?;
     let url = match url::Url::parse(target) {
         Ok(url) if matches!(url.scheme(), "http" | "https" | "file") => url,
         _ => {
@@ -105,8 +115,20 @@ pub(super) fn preview(target: &str, profile: Option<&Path>) -> Result<ExitCode> 
         interval: parleyd::config::DEFAULT_INTERVAL,
         alert_on_first_poll: false,
     };
-    let classifier = load_classifier(profile)?;
-    let poller = parleyd::poll::Poller::new(&parleyd::config::PollConfig::default())?;
+    // The daemon's classifier is built from the config's profile and threshold; so is this.
+    let (classifier, scored_with) = match (&config, profile) {
+        (Some(config), None) => (
+            Classifier::from_source(&config.classifier.profile, config.classifier.threshold)?,
+            format!("the classifier of {}", config.source.display()),
+        ),
+        (_, Some(path)) => (load_classifier(Some(path))?, path.display().to_string()),
+        (None, None) => (
+            load_classifier(None)?,
+            format!("builtin:{DEFAULT_PROFILE} (no config)"),
+        ),
+    };
+    let poll_config = config.map(|c| c.poll).unwrap_or_default();
+    let poller = parleyd::poll::Poller::new(&poll_config)?;
     let fetched =
         runtime()?.block_on(poller.fetch(&feed, &parleyd::poll::Validators::default()))?;
     let parleyd::poll::Fetched::Body(body) = fetched else {
@@ -125,7 +147,7 @@ pub(super) fn preview(target: &str, profile: Option<&Path>) -> Result<ExitCode> 
         chrono::Utc::now(),
     )?;
     eprintln!(
-        "{}: {} item(s){}{}",
+        "{}: {} item(s){}{}; scored with {scored_with}, threshold {:.2}",
         feed.name,
         parsed.articles.len(),
         parsed
@@ -137,7 +159,8 @@ pub(super) fn preview(target: &str, profile: Option<&Path>) -> Result<ExitCode> 
             .recovered
             .as_deref()
             .map(|r| format!(" ({r})"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        classifier.threshold()
     );
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for article in &parsed.articles {
@@ -183,6 +206,7 @@ pub(super) struct EvalMode {
 pub(super) fn read_labelled(file: &Path, split: Option<&str>) -> Result<Vec<Labelled>> {
     let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut items = Vec::new();
+    let mut splits = std::collections::BTreeSet::new();
     for (index, line) in String::from_utf8_lossy(&text).lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -194,9 +218,23 @@ pub(super) fn read_labelled(file: &Path, split: Option<&str>) -> Result<Vec<Labe
                 index + 1
             )
         })?;
+        if let Some(name) = &item.split {
+            splits.insert(name.clone());
+        }
         if split.is_none_or(|wanted| item.split.as_deref() == Some(wanted)) {
             items.push(item);
         }
+    }
+    if let Some(wanted) = split
+        && items.is_empty()
+    {
+        let known = if splits.is_empty() {
+            "it has no `split` fields".to_string()
+        } else {
+            let quoted: Vec<String> = splits.iter().map(|s| format!("`{s}`")).collect();
+            format!("its splits are {}", quoted.join(", "))
+        };
+        anyhow::bail!("{}: no items in split `{wanted}`; {known}", file.display());
     }
     anyhow::ensure!(
         !items.is_empty(),

@@ -78,6 +78,9 @@ async fn reload_config(path: &Path, reloads: &tokio::sync::mpsc::Sender<Config>)
     tracing::info!(config = %path.display(), "SIGHUP: reloading the config.");
     match Config::load(path) {
         Ok(config) => {
+            for warning in config.warnings() {
+                tracing::warn!(file = %config.source.display(), key = %warning.key, why = %warning.why, "Config warning.");
+            }
             if reloads.send(config).await.is_err() {
                 tracing::warn!("The daemon is stopping; the reload is dropped.");
             }

@@ -54,11 +54,13 @@ enum Command {
         #[arg(long)]
         profile: Option<PathBuf>,
     },
-    /// Print what parleyd reads from one feed: one JSON line per article with its verdict.
+    /// Print what parleyd reads from one feed: one JSON line per article with its verdict,
+    /// scored with the config's classifier settings, as the daemon would score it.
     Preview {
         /// A feed URL (http, https, file) or a path to a feed file.
         target: String,
-        /// A profile file; the built-in default profile when absent.
+        /// A profile file instead of the config's (with its own threshold); without a
+        /// config (none given, none at the default path) the built-in default profile.
         #[arg(long)]
         profile: Option<PathBuf>,
     },
@@ -141,7 +143,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Once => daemon::run_once(&cli.config),
         Command::CheckConfig => check::check_config(&cli.config),
         Command::Classify { profile } => classify::classify(profile.as_deref()),
-        Command::Preview { target, profile } => classify::preview(&target, profile.as_deref()),
+        Command::Preview { target, profile } => {
+            classify::preview(&target, profile.as_deref(), &cli.config)
+        }
         Command::Feeds {
             action: Some(FeedsCommand::Import { file, append }),
             ..
@@ -203,6 +207,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
 fn load_config(path: &Path) -> Result<Config> {
     let config = Config::load(path)?;
     telemetry::init(&config.log.level, config.log.format);
+    for warning in config.warnings() {
+        tracing::warn!(file = %config.source.display(), key = %warning.key, why = %warning.why, "Config warning.");
+    }
     Ok(config)
 }
 

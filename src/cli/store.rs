@@ -33,8 +33,7 @@ pub(super) fn stats(path: &Path, json: bool) -> Result<ExitCode> {
 
 pub(super) fn replay(path: &Path, since: &str, profile: Option<&Path>) -> Result<ExitCode> {
     let config = Config::load(path)?;
-    let since = humantime::parse_duration(since)
-        .with_context(|| format!("--since `{since}` is not a duration such as \"7d\""))?;
+    let since = parleyd::duration::parse(since).context("--since")?;
     let classifier = match profile {
         Some(_) => load_classifier(profile)?,
         None => Classifier::from_source(&config.classifier.profile, config.classifier.threshold)?,

@@ -7,6 +7,7 @@
 //! a TOML syntax error can never quote a substituted secret.
 
 pub mod opml;
+mod placeholder;
 mod secret;
 mod validate;
 
@@ -324,12 +325,15 @@ pub struct Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{file}: cannot read the config file: {source}")]
+    #[error(
+        "{file}: cannot read the config file: {cause}{}",
+        default_path_hint(file, cause)
+    )]
     Read {
         /// The config file.
         file: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, so not also a `source()`, which would print it twice).
+        cause: std::io::Error,
     },
     /// The file was read but is not a valid config.
     #[error("{}", render_problems(file, problems))]
@@ -339,6 +343,16 @@ pub enum ConfigError {
         /// Every problem found, in file order.
         problems: Vec<Problem>,
     },
+}
+
+/// Someone who never gave a path is told how to give one: the default is a guess about
+/// where a packaged install keeps its config, and a new user's config is elsewhere.
+fn default_path_hint(file: &Path, cause: &std::io::Error) -> &'static str {
+    if file == Path::new(DEFAULT_CONFIG_PATH) && cause.kind() == std::io::ErrorKind::NotFound {
+        " (this is the default path; name your config with --config PATH or $PARLEYD_CONFIG)"
+    } else {
+        ""
+    }
 }
 
 fn render_problems(file: &Path, problems: &[Problem]) -> String {
@@ -377,9 +391,9 @@ impl Config {
         path: &Path,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|cause| ConfigError::Read {
             file: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let text = match String::from_utf8(bytes) {
             Ok(text) => text,
@@ -397,6 +411,13 @@ impl Config {
             }
         };
         Config::from_str_with_env(&text, path, lookup)
+    }
+
+    /// What is valid but almost certainly not meant: sink URLs that are still an example's
+    /// placeholder. `check-config` prints these and the daemon logs them at start; neither
+    /// refuses the config, since a placeholder may be on purpose in a test setup.
+    pub fn warnings(&self) -> Vec<Problem> {
+        placeholder::placeholder_warnings(self)
     }
 
     /// Parses and validates config text as if it were read from `path`.

@@ -45,14 +45,21 @@ pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The profile could not be loaded.
+    /// (Not `#[from]`, which would make it the `source()` too and print it twice.)
     #[error("classifier profile: {0}")]
-    Profile(#[from] ProfileError),
+    Profile(ProfileError),
     /// The feed fetcher's HTTP client could not be built.
     #[error(transparent)]
     Poller(#[from] PollError),
     /// The sinks' HTTP client could not be built.
     #[error(transparent)]
     Notifier(#[from] NotifierError),
+}
+
+impl From<ProfileError> for StartError {
+    fn from(err: ProfileError) -> StartError {
+        StartError::Profile(err)
+    }
 }
 
 /// What `once` did, summed over all feeds and sinks.
@@ -221,7 +228,7 @@ pub async fn run(
         .is_err()
     {
         tracing::warn!(
-            grace = %humantime::format_duration(SHUTDOWN_GRACE),
+            grace = %crate::duration::human(SHUTDOWN_GRACE),
             "Some tasks did not finish in time; their work will be redone at the next start."
         );
     }

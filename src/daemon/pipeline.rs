@@ -34,12 +34,12 @@ pub enum FeedError {
     #[error(transparent)]
     Parse(#[from] ParseError),
     /// The store failed while saving the poll.
-    #[error("feed `{feed}`: {source}")]
+    #[error("feed `{feed}`: {cause}")]
     Store {
         /// Feed name.
         feed: String,
-        /// Why.
-        source: StoreError,
+        /// Why (in the message, so not also a `source()`, which would print it twice).
+        cause: StoreError,
     },
 }
 
@@ -351,9 +351,9 @@ impl Pipeline {
 
 /// Wraps a store failure with the feed it happened to.
 fn store_error(feed: &FeedConfig) -> impl Fn(StoreError) -> FeedError + '_ {
-    |source| FeedError::Store {
+    |cause| FeedError::Store {
         feed: feed.name.clone(),
-        source,
+        cause,
     }
 }
 

@@ -155,7 +155,7 @@ async fn feed_loop(
         if throttled(&result) {
             // The host said it is overloaded: every feed on it waits, not only this one.
             limits.hosts.slow_down(&host, wait);
-            tracing::warn!(feed = %feed.name, host = %host, wait = %humantime::format_duration(wait), "Host is throttling; all its feeds wait.");
+            tracing::warn!(feed = %feed.name, host = %host, wait = %crate::duration::human(wait), "Host is throttling; all its feeds wait.");
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

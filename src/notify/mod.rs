@@ -53,6 +53,15 @@ pub enum DeliveryFailure {
     Stdout(std::io::Error),
 }
 
+impl DeliveryFailure {
+    /// Whether trying again cannot help: a 4xx other than 408 (timeout) and 429 (too many
+    /// requests) says the request itself is wrong (a deleted webhook answers 404 or 410, a
+    /// revoked token 403), and retrying it for a day only hides that from the operator.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, DeliveryFailure::Status(code) if (400..500).contains(code) && *code != 408 && *code != 429)
+    }
+}
+
 /// What one delivery round did for one sink.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DeliveryReport {
@@ -316,7 +325,7 @@ impl Notifier {
         }
         alert.last_error = Some(format!(
             "not delivered within {} of being queued",
-            humantime::format_duration(self.config.max_age)
+            crate::duration::human(self.config.max_age)
         ));
         store.move_to_dead(key, alert)?;
         report.dead += 1;
@@ -337,7 +346,17 @@ impl Notifier {
     ) -> Result<(), StoreError> {
         alert.attempts += 1;
         alert.last_error = Some(err.reason.to_string());
-        if alert.attempts >= self.config.max_attempts {
+        if err.reason.is_permanent() {
+            alert.last_error = Some(format!(
+                "{}; a 4xx other than 408 and 429 is not retried",
+                err.reason
+            ));
+            store.move_to_dead(key, alert)?;
+            report.dead += 1;
+            metrics::counter!(crate::telemetry::metric::ALERTS_DEAD, "sink" => sink.name.clone())
+                .increment(1);
+            tracing::error!(sink = %sink.name, alert = %alert.id, attempts = alert.attempts, error = %err, "Alert moved to the dead-letter list: the receiver refused it.");
+        } else if alert.attempts >= self.config.max_attempts {
             store.move_to_dead(key, alert)?;
             report.dead += 1;
             metrics::counter!(crate::telemetry::metric::ALERTS_DEAD, "sink" => sink.name.clone())
@@ -352,7 +371,7 @@ impl Notifier {
             report.blocked_until = Some(alert.next_attempt);
             metrics::counter!(crate::telemetry::metric::ALERTS_RETRIED, "sink" => sink.name.clone())
                 .increment(1);
-            tracing::warn!(sink = %sink.name, alert = %alert.id, attempts = alert.attempts, retry_in = %humantime::format_duration(wait), error = %err, "Alert delivery failed; will retry.");
+            tracing::warn!(sink = %sink.name, alert = %alert.id, attempts = alert.attempts, retry_in = %crate::duration::human(wait), error = %err, "Alert delivery failed; will retry.");
         }
         Ok(())
     }

@@ -192,10 +192,10 @@ impl Store {
                     return Ok(outcome);
                 }
                 Err(TransactionError::Abort(StoriesChanged)) => continue,
-                Err(TransactionError::Storage(source)) => {
+                Err(TransactionError::Storage(cause)) => {
                     return Err(StoreError::Io {
                         operation: "poll commit",
-                        source,
+                        cause,
                     });
                 }
             }

@@ -11,9 +11,9 @@ pub(super) fn check_schema(
     meta: &sled::Tree,
     articles: &sled::Tree,
 ) -> Result<(), StoreError> {
-    let open_error = |source| StoreError::Open {
+    let open_error = |cause| StoreError::Open {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     match meta.get(keys::SCHEMA_KEY).map_err(open_error)? {
         Some(bytes) => {

@@ -38,13 +38,13 @@ use stories::StoriesRead;
 pub enum StoreError {
     /// The database could not be opened.
     #[error(
-        "cannot open the store at {path}: {source} (is another parleyd using the same storage.path?)"
+        "cannot open the store at {path}: {cause} (is another parleyd using the same storage.path?)"
     )]
     Open {
         /// The sled directory.
         path: PathBuf,
-        /// Why.
-        source: sled::Error,
+        /// Why (in the message, so not also a `source()`, which would print it twice).
+        cause: sled::Error,
     },
     /// The store was written by an incompatible version.
     #[error(
@@ -66,24 +66,24 @@ pub enum StoreError {
         operation: &'static str,
     },
     /// A read, write or flush failed.
-    #[error("store {operation} failed: {source}")]
+    #[error("store {operation} failed: {cause}")]
     Io {
         /// What was being done.
         operation: &'static str,
-        /// Why.
-        source: sled::Error,
+        /// Why (in the message, so not also a `source()`, which would print it twice).
+        cause: sled::Error,
     },
 }
 
 fn io(operation: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
-    move |source| StoreError::Io { operation, source }
+    move |cause| StoreError::Io { operation, cause }
 }
 
 /// Our transactions never abort on purpose, so only storage errors remain.
 fn tx_error(operation: &'static str) -> impl FnOnce(TransactionError<Infallible>) -> StoreError {
     move |err| match err {
         TransactionError::Abort(never) => match never {},
-        TransactionError::Storage(source) => StoreError::Io { operation, source },
+        TransactionError::Storage(cause) => StoreError::Io { operation, cause },
     }
 }
 
@@ -151,9 +151,9 @@ impl Store {
     /// [`StoreError::Open`] if sled cannot open it (for example another process holds it),
     /// [`StoreError::Schema`] if it was written by an incompatible version.
     pub fn open(path: &Path, cache_capacity: u64) -> Result<Store, StoreError> {
-        let open_error = |source| StoreError::Open {
+        let open_error = |cause| StoreError::Open {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         let db = open_when_unlocked(path, cache_capacity).map_err(open_error)?;
         let tree = |name: &str| db.open_tree(name).map_err(open_error);
@@ -218,7 +218,7 @@ impl Store {
             .await
             .map_err(|join_error| StoreError::Io {
                 operation: "flush",
-                source: sled::Error::Io(std::io::Error::other(join_error)),
+                cause: sled::Error::Io(std::io::Error::other(join_error)),
             })?;
         result.map_err(io("flush"))?;
         *flushed = covers;

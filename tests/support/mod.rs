@@ -502,3 +502,13 @@ pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> boo
     }
     check()
 }
+
+/// Says that a check was skipped and why, as a `SKIPPED: …` line in plain `cargo test`
+/// output. The harness keeps what a passing test prints with `println!`/`eprintln!` to
+/// itself (they are captured), so a skip said that way is silent; a write to the stderr
+/// handle is not captured. An `#[ignore = "reason"]` test would not do: whether Chromium or
+/// systemd-analyze is installed is only known when the tests run, not when they build.
+pub fn skipped(check: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {check}: {why}");
+}

@@ -88,8 +88,8 @@ impl Walker<'_> {
                 join_key(prefix, "interval"),
                 format!(
                     "{} is too short; the minimum is {}",
-                    humantime::format_duration(interval),
-                    humantime::format_duration(MIN_INTERVAL)
+                    crate::duration::human(interval),
+                    crate::duration::human(MIN_INTERVAL)
                 ),
             );
             return None;

@@ -69,7 +69,7 @@ impl Walker<'_> {
         }
     }
 
-    /// A humantime duration string such as `"5m"`; bare numbers are refused because their
+    /// A duration string such as `"5m"` in the documented units only; bare numbers are refused because their
     /// unit would be a guess.
     pub(super) fn duration(
         &mut self,
@@ -99,19 +99,14 @@ impl Walker<'_> {
     ) -> Option<Duration> {
         let full_key = join_key(prefix, key);
         match table?.get(key)? {
-            Value::String(text) => match humantime::parse_duration(text) {
+            Value::String(text) => match crate::duration::parse(text) {
                 Ok(duration) if zero_allowed || !duration.is_zero() => Some(duration),
                 Ok(_) => {
                     self.problem(full_key, "must be longer than zero");
                     None
                 }
-                Err(_) => {
-                    self.problem(
-                        full_key,
-                        format!(
-                            "`{text}` is not a duration; use a number with a unit, e.g. \"90s\", \"5m\", \"2h\" (units: ms, s, m, h, d)"
-                        ),
-                    );
+                Err(err) => {
+                    self.problem(full_key, err.to_string());
                     None
                 }
             },
