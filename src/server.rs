@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use metrics_exporter_prometheus::PrometheusHandle;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +23,9 @@ const STUCK_AFTER: ChronoDuration = ChronoDuration::hours(1);
 const LATEST_MATCHES: usize = 25;
 /// Days in the status page's chart.
 const CHART_DAYS: i64 = 7;
+/// How often the status page reloads itself, in seconds: a `<meta>` refresh, which the
+/// page's Content-Security-Policy (no scripts) allows.
+const REFRESH_SECONDS: u32 = 60;
 
 /// What the status server may read of the running daemon: its store and its config, and
 /// nothing it could run. The daemon hands over a new one on every reload.
@@ -207,11 +210,90 @@ fn text(s: &str) -> String {
     html_escape::encode_text(s).into_owned()
 }
 
+/// A time with its zone (the store keeps UTC), machine-readable in `datetime`.
 fn time(t: Option<DateTime<Utc>>) -> String {
     t.map_or_else(
         || "–".to_string(),
-        |t| t.format("%Y-%m-%d %H:%M").to_string(),
+        |t| {
+            format!(
+                "<time datetime=\"{}\">{}</time>",
+                t.to_rfc3339(),
+                t.format("%Y-%m-%d %H:%M UTC")
+            )
+        },
     )
+}
+
+/// Where one alert stands with each sink that took it, by alert id: sent, pending or dead.
+type SinkStates<'a> = HashMap<&'a str, Vec<(&'a str, &'static str)>>;
+
+/// Each alert's state per sink, in the config's sink order.
+fn sink_states<'a>(
+    config: &'a Config,
+    pending: &'a [crate::model::Alert],
+    dead: &'a [crate::model::Alert],
+    sent: &'a [crate::store::SentAlert],
+) -> SinkStates<'a> {
+    let mut states: SinkStates<'a> = HashMap::new();
+    let entries = sent
+        .iter()
+        .map(|s| (&s.alert, "sent"))
+        .chain(pending.iter().map(|a| (a, "pending")))
+        .chain(dead.iter().map(|a| (a, "dead")));
+    for (alert, state) in entries {
+        states
+            .entry(alert.id.as_str())
+            .or_default()
+            .push((alert.sink.as_str(), state));
+    }
+    let order = |sink: &str| config.sinks.iter().position(|s| s.name == sink);
+    for per_sink in states.values_mut() {
+        per_sink.sort_by_key(|(sink, _)| order(sink));
+    }
+    states
+}
+
+/// Why a relevant article raised no alert: published too long before it was first seen
+/// (`poll.max_article_age`), or else it came with its feed's first poll (the backlog).
+fn silent_reason(article: &crate::model::Article, config: &Config) -> String {
+    let age = article.first_seen - article.effective_time();
+    let too_old = age
+        .to_std()
+        .is_ok_and(|age| age > config.poll.max_article_age);
+    if too_old {
+        format!(
+            "not alerted: too old (published {} before it was seen; max_article_age {})",
+            crate::duration::human(age.to_std().unwrap_or_default()),
+            crate::duration::human(config.poll.max_article_age)
+        )
+    } else {
+        "not alerted: backlog (its feed's first poll)".to_string()
+    }
+}
+
+/// One match's alert state: per sink, or why there is none.
+fn alert_cell(stored: &StoredArticle, config: &Config, states: &SinkStates<'_>) -> String {
+    match &stored.alert_id {
+        None => silent_reason(&stored.article, config),
+        Some(id) if !stored.opened_story() => {
+            format!("joined story {}", text(&id[..8.min(id.len())]))
+        }
+        Some(id) => match states.get(id.as_str()) {
+            None => "queued for no sink".to_string(),
+            Some(per_sink) => {
+                let items: String = per_sink
+                    .iter()
+                    .map(|(sink, state)| {
+                        format!(
+                            "<li>{}: <span class=\"{state}\">{state}</span></li>",
+                            text(sink)
+                        )
+                    })
+                    .collect();
+                format!("<ul class=\"sinks\">{items}</ul>")
+            }
+        },
+    }
 }
 
 fn render_status(view: &StatusView) -> Result<String, crate::store::StoreError> {
@@ -223,9 +305,14 @@ fn render_status(view: &StatusView) -> Result<String, crate::store::StoreError> 
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>parleyd</title>\
          <style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
          table{border-collapse:collapse;margin-bottom:2em}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}\
-         .failing{color:#b00}.ok{color:#070}.muted{color:#777}details{font-size:12px}</style></head><body>",
+         .failing,.dead{color:#b00}.ok,.sent{color:#070}.pending{color:#a60}.muted{color:#777}details{font-size:12px}\
+         ul.sinks{margin:0;padding:0;list-style:none}</style>",
     );
-    html.push_str("<h1>parleyd</h1>");
+    html.push_str(&format!(
+        "<meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\"></head><body><h1>parleyd</h1>\
+         <p class=\"muted\">As of {}; this page reloads every minute.</p>",
+        time(Some(now))
+    ));
 
     html.push_str("<h2>Feeds</h2><table id=\"feeds\"><tr><th>Feed</th><th>Health</th><th>Last success</th><th>Next poll</th><th>Failures</th><th>Items</th><th>Last error</th></tr>");
     for feed in &config.feeds {
@@ -254,25 +341,14 @@ fn render_status(view: &StatusView) -> Result<String, crate::store::StoreError> 
         .collect();
     let pending_alerts = store.pending_alerts()?;
     let dead_alerts = store.dead_alerts()?;
-    let pending: HashSet<&str> = pending_alerts.iter().map(|a| a.id.as_str()).collect();
-    let dead: HashSet<&str> = dead_alerts.iter().map(|a| a.id.as_str()).collect();
     let sent_alerts = store.sent_alerts()?;
-    let sent: HashSet<&str> = sent_alerts.iter().map(|s| s.alert.id.as_str()).collect();
+    let states = sink_states(config, &pending_alerts, &dead_alerts, &sent_alerts);
 
-    html.push_str("<h2>Latest matches</h2><table id=\"matches\"><tr><th>First seen</th><th>Feed</th><th>Event</th><th>Score</th><th>Headline</th><th>Alert</th></tr>");
+    html.push_str("<h2>Latest matches</h2><table id=\"matches\"><tr><th>First seen</th><th>Feed</th><th>Event</th><th>Score</th><th>Headline</th><th>Alert, per sink</th></tr>");
     for stored in matches.iter().rev().take(LATEST_MATCHES) {
         let article = &stored.article;
         let verdict = stored.verdict.as_ref();
-        let alert_state = match &stored.alert_id {
-            None => "not alerted (backlog or too old)".to_string(),
-            Some(id) if !stored.opened_story() => {
-                format!("joined story {}", text(&id[..8.min(id.len())]))
-            }
-            Some(id) if sent.contains(id.as_str()) => "sent".to_string(),
-            Some(id) if pending.contains(id.as_str()) => "pending".to_string(),
-            Some(id) if dead.contains(id.as_str()) => "dead".to_string(),
-            Some(_) => "queued for no sink".to_string(),
-        };
+        let alert_state = alert_cell(stored, config, &states);
         let headline = match article
             .link
             .as_deref()
@@ -364,7 +440,7 @@ fn chart(week: &[StoredArticle], now: DateTime<Utc>) -> String {
         ));
     }
     svg.push_str(
-        "</svg><p class=\"muted\">Light bars: matches; dark bars: alerts (new stories).</p>",
+        "</svg><p class=\"muted\">Light bars: matches; dark bars: alerts (new stories); days in UTC.</p>",
     );
     svg
 }
