@@ -27,6 +27,7 @@
 
 pub mod classify;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod duration;
 pub mod http;

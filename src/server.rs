@@ -75,18 +75,36 @@ pub async fn serve(
         }
     };
     tracing::info!(%addr, "Status server listening.");
+    let control = control_routes(&view);
     let app = Router::new()
         .route("/", get(status_page))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .with_state(AppState { view, metrics });
+        .with_state(AppState { view, metrics })
+        .merge(control);
     if let Err(err) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
     {
         tracing::warn!(error = %err, "Status server stopped.");
     }
+}
+
+/// The control API ([`crate::control`]) over the current view, or no routes, with a
+/// warning, when its token cannot be written.
+fn control_routes(view: &watch::Receiver<StatusView>) -> Router {
+    let state_dir = view.borrow().config().storage.path.clone();
+    let view = view.clone();
+    let current = move || {
+        let now = view.borrow().clone();
+        (now.store, now.config)
+    };
+    crate::control::routes(current, &state_dir).unwrap_or_else(|err| {
+        let error = crate::http::error_chain(&err);
+        tracing::warn!(%error, "Control API off: the CLI cannot ask this daemon.");
+        Router::new()
+    })
 }
 
 /// The process answers.

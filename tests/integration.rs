@@ -41,3 +41,6 @@ mod properties;
 
 // The status server: health, readiness, metrics, status page (and in Chromium).
 mod server;
+
+// The control API: store commands against a running daemon, tokens, no sink secrets.
+mod control;

@@ -1,9 +1,11 @@
 //! `parleyd alerts`: list the outbox, sent and dead alerts, re-queue dead ones, send a test.
 
-use super::{open_store, runtime};
+use super::access::StoreAccess;
+use super::runtime;
 use anyhow::Result;
 use clap::Subcommand;
 use parleyd::config::Config;
+use parleyd::control::{RetryRequest, report};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -33,39 +35,13 @@ pub(super) enum AlertState {
 }
 
 pub(super) fn list_alerts(path: &Path, only: Option<AlertState>, json: bool) -> Result<ExitCode> {
-    let config = Config::load(path)?;
-    let store = open_store(&config)?;
-    let mut rows: Vec<(
-        AlertState,
-        parleyd::Alert,
-        Option<chrono::DateTime<chrono::Utc>>,
-    )> = Vec::new();
-    let wanted = |state: AlertState| only.is_none_or(|o| o == state);
-    if wanted(AlertState::Pending) {
-        rows.extend(
-            store
-                .pending_alerts()?
-                .into_iter()
-                .map(|a| (AlertState::Pending, a, None)),
-        );
-    }
-    if wanted(AlertState::Sent) {
-        rows.extend(
-            store
-                .sent_alerts()?
-                .into_iter()
-                .map(|s| (AlertState::Sent, s.alert, Some(s.sent_at))),
-        );
-    }
-    if wanted(AlertState::Dead) {
-        rows.extend(
-            store
-                .dead_alerts()?
-                .into_iter()
-                .map(|a| (AlertState::Dead, a, None)),
-        );
-    }
-    rows.sort_by_key(|(_, alert, _)| alert.created);
+    let config = Config::load_without_sink_secrets(path)?;
+    let only = only.map(|state| match state {
+        AlertState::Pending => report::AlertState::Pending,
+        AlertState::Sent => report::AlertState::Sent,
+        AlertState::Dead => report::AlertState::Dead,
+    });
+    let rows = StoreAccess::open(&config)?.alerts(only)?;
     let mut out = std::io::stdout().lock();
     if !json {
         writeln!(
@@ -74,34 +50,11 @@ pub(super) fn list_alerts(path: &Path, only: Option<AlertState>, json: bool) -> 
             "STATE", "ID", "SINK", "TRY", "QUEUED"
         )?;
     }
-    for (state, alert, sent_at) in &rows {
-        let state_name = match state {
-            AlertState::Pending => "pending",
-            AlertState::Sent => "sent",
-            AlertState::Dead => "dead",
-        };
+    for alert in &rows {
         if json {
-            let also = store.also_reported_by(alert)?;
-            let line = serde_json::json!({
-                "state": state_name,
-                "id": alert.id,
-                "sink": alert.sink,
-                "attempts": alert.attempts,
-                "queued": alert.created.to_rfc3339(),
-                "sent_at": sent_at.map(|t| t.to_rfc3339()),
-                "next_attempt": alert.next_attempt.to_rfc3339(),
-                "last_error": alert.last_error,
-                "event": alert.verdict.event,
-                "score": alert.verdict.score,
-                "title": alert.article.title,
-                "link": alert.article.link,
-                "feed": alert.article.feed,
-                "also_reported_by": also,
-            });
-            writeln!(out, "{line}")?;
+            writeln!(out, "{}", serde_json::to_string(alert)?)?;
         } else {
             let title: String = alert
-                .article
                 .title
                 .chars()
                 .filter(|c| !c.is_control())
@@ -114,11 +67,12 @@ pub(super) fn list_alerts(path: &Path, only: Option<AlertState>, json: bool) -> 
                 .unwrap_or_default();
             writeln!(
                 out,
-                "{state_name:<8} {:<32} {:<12} {:>3}  {:<20}  {title}{error}",
+                "{:<8} {:<32} {:<12} {:>3}  {:<20}  {title}{error}",
+                alert.state.as_str(),
                 alert.id,
                 alert.sink,
                 alert.attempts,
-                alert.created.format("%Y-%m-%d %H:%M:%S"),
+                alert.queued.format("%Y-%m-%d %H:%M:%S"),
             )?;
         }
     }
@@ -130,10 +84,12 @@ pub(super) fn retry_alerts(path: &Path, id: Option<&str>, all_dead: bool) -> Res
         id.is_some() || all_dead,
         "say which alert to retry: an id, or --all-dead"
     );
-    let config = Config::load(path)?;
-    let store = open_store(&config)?;
-    let moved = store.retry_dead(id, chrono::Utc::now())?;
-    runtime()?.block_on(store.flush())?;
+    let config = Config::load_without_sink_secrets(path)?;
+    let request = RetryRequest {
+        id: id.map(str::to_string),
+        all_dead,
+    };
+    let moved = StoreAccess::open(&config)?.retry(&request)?;
     if moved == 0 {
         eprintln!(
             "parleyd: no dead-lettered alert{}",

@@ -1,6 +1,6 @@
 //! `parleyd feeds`: each feed's health from the store, and `feeds import` from OPML.
 
-use super::open_store;
+use super::access::StoreAccess;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use parleyd::config::Config;
@@ -21,8 +21,8 @@ pub(super) enum FeedsCommand {
 }
 
 pub(super) fn feeds(path: &Path, json: bool) -> Result<ExitCode> {
-    let config = Config::load(path)?;
-    let store = open_store(&config)?;
+    let config = Config::load_without_sink_secrets(path)?;
+    let rows = StoreAccess::open(&config)?.feeds(&config)?;
     let mut out = std::io::stdout().lock();
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map_or_else(
@@ -37,29 +37,13 @@ pub(super) fn feeds(path: &Path, json: bool) -> Result<ExitCode> {
             "FEED", "HEALTH", "LAST SUCCESS", "NEXT POLL", "FAIL", "ITEMS"
         )?;
     }
-    for feed in &config.feeds {
-        let state = store.feed_state(feed.url.as_str())?.unwrap_or_default();
-        let health = state.health();
+    for feed in &rows {
         if json {
-            let line = serde_json::json!({
-                "name": feed.name,
-                "url": feed.display_url(),
-                "health": health,
-                "last_success": state.last_success.map(|t| t.to_rfc3339()),
-                "last_attempt": state.last_attempt.map(|t| t.to_rfc3339()),
-                "last_error": state.last_error,
-                "last_error_kind": state.last_error_kind,
-                "consecutive_failures": state.consecutive_failures,
-                "items_seen": state.items_seen,
-                "next_poll": state.next_poll.map(|t| t.to_rfc3339()),
-                "moved_to": state.moved_to,
-                "title": state.title,
-            });
-            writeln!(out, "{line}")?;
+            writeln!(out, "{}", serde_json::to_string(feed)?)?;
         } else {
-            let error = match (&state.last_error_kind, state.consecutive_failures) {
+            let error = match (&feed.last_error_kind, feed.consecutive_failures) {
                 (Some(kind), n) if n > 0 => {
-                    format!("{kind}: {}", state.last_error.as_deref().unwrap_or(""))
+                    format!("{kind}: {}", feed.last_error.as_deref().unwrap_or(""))
                 }
                 _ => String::new(),
             };
@@ -67,11 +51,11 @@ pub(super) fn feeds(path: &Path, json: bool) -> Result<ExitCode> {
                 out,
                 "{:<24} {:<8} {:<19}  {:<19}  {:>4} {:>6}  {}",
                 feed.name.chars().take(24).collect::<String>(),
-                health,
-                time(state.last_success),
-                time(state.next_poll),
-                state.consecutive_failures,
-                state.items_seen,
+                feed.health,
+                time(feed.last_success),
+                time(feed.next_poll),
+                feed.consecutive_failures,
+                feed.items_seen,
                 error.chars().take(100).collect::<String>(),
             )?;
         }

@@ -4,6 +4,7 @@
 //! scores text and feeds, `feeds`, `alerts` and `store` read and repair the state, and
 //! `profile` builds and prints profiles. The helpers here are the ones several share.
 
+mod access;
 mod alerts;
 mod check;
 mod classify;
@@ -219,12 +220,4 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-}
-
-/// Opens the store the config names.
-fn open_store(config: &Config) -> Result<parleyd::Store> {
-    Ok(parleyd::Store::open(
-        &config.storage.path,
-        config.storage.cache_capacity,
-    )?)
 }

@@ -321,6 +321,19 @@ pub struct Problem {
     pub why: String,
 }
 
+/// Whether loading a config resolves the sinks' secrets (`${NAME}`, `${credential:NAME}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkSecrets {
+    /// Look every one up: for the commands that send (`run`, `once`, `alerts test`) and
+    /// for `check-config`.
+    Resolve,
+    /// Check their syntax but read nothing: for the commands that only read or repair the
+    /// store (`feeds`, `stats`, `alerts`, `alerts retry`, `replay`), which an operator must
+    /// be able to run without the service's credentials. A sink URL written as a reference
+    /// is then a [`Secret::unresolved`] and a webhook's signing key is absent.
+    Leave,
+}
+
 /// A config that could not be loaded, with every problem found.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -383,6 +396,16 @@ impl Config {
         Config::load_with_env(path, &|name| std::env::var(name).ok())
     }
 
+    /// Loads and validates a config file without resolving its sinks' secrets (see
+    /// [`SinkSecrets::Leave`]).
+    ///
+    /// # Errors
+    /// As [`Config::load`], except that a missing variable or credential is no problem.
+    pub fn load_without_sink_secrets(path: &Path) -> Result<Config, ConfigError> {
+        let text = read_text(path)?;
+        Config::validate_text(&text, path, &|_| None, SinkSecrets::Leave)
+    }
+
     /// Like [`Config::load`], with an explicit variable lookup (for tests).
     ///
     /// # Errors
@@ -391,25 +414,7 @@ impl Config {
         path: &Path,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let bytes = std::fs::read(path).map_err(|cause| ConfigError::Read {
-            file: path.to_path_buf(),
-            cause,
-        })?;
-        let text = match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(err) => {
-                return Err(ConfigError::Invalid {
-                    file: path.to_path_buf(),
-                    problems: vec![Problem {
-                        key: "(file)".into(),
-                        why: format!(
-                            "is not valid UTF-8 (first bad byte at offset {})",
-                            err.utf8_error().valid_up_to()
-                        ),
-                    }],
-                });
-            }
-        };
+        let text = read_text(path)?;
         Config::from_str_with_env(&text, path, lookup)
     }
 
@@ -429,13 +434,42 @@ impl Config {
         path: &Path,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        Config::validate_text(text, path, lookup, SinkSecrets::Resolve)
+    }
+
+    fn validate_text(
+        text: &str,
+        path: &Path,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        secrets: SinkSecrets,
+    ) -> Result<Config, ConfigError> {
         let base_dir = path
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        validate::validate(text, path, &base_dir, lookup).map_err(|problems| ConfigError::Invalid {
-            file: path.to_path_buf(),
-            problems,
+        validate::validate(text, path, &base_dir, lookup, secrets).map_err(|problems| {
+            ConfigError::Invalid {
+                file: path.to_path_buf(),
+                problems,
+            }
         })
     }
+}
+
+/// A config file's text, or why it cannot be had.
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|cause| ConfigError::Read {
+        file: path.to_path_buf(),
+        cause,
+    })?;
+    String::from_utf8(bytes).map_err(|err| ConfigError::Invalid {
+        file: path.to_path_buf(),
+        problems: vec![Problem {
+            key: "(file)".into(),
+            why: format!(
+                "is not valid UTF-8 (first bad byte at offset {})",
+                err.utf8_error().valid_up_to()
+            ),
+        }],
+    })
 }

@@ -12,6 +12,8 @@ use std::fmt;
 pub struct Secret {
     value: SecretString,
     origin: String,
+    /// False for a secret a read-only load left alone ([`super::SinkSecrets::Leave`]).
+    resolved: bool,
 }
 
 impl Secret {
@@ -20,12 +22,28 @@ impl Secret {
         Secret {
             value: SecretString::from(value),
             origin,
+            resolved: true,
         }
     }
 
-    /// The value itself, for the one place that needs it: the HTTP call.
+    /// A secret named but not looked up: its value is empty, so nothing can be sent with it.
+    pub fn unresolved(origin: String) -> Secret {
+        Secret {
+            value: SecretString::from(String::new()),
+            origin,
+            resolved: false,
+        }
+    }
+
+    /// The value itself, for the one place that needs it: the HTTP call. Empty when the
+    /// secret was left unresolved.
     pub fn expose(&self) -> &str {
         self.value.expose_secret()
+    }
+
+    /// Whether the value was looked up (see [`Secret::unresolved`]).
+    pub fn is_resolved(&self) -> bool {
+        self.resolved
     }
 
     /// Where the value came from, safe to print.
@@ -97,6 +115,44 @@ pub(crate) fn interpolate(
     raw: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(String, Vec<String>), String> {
+    let out = scan(raw, &mut |reference| match reference {
+        Reference::Credential(name) => read_credential(name, lookup),
+        Reference::Variable { name, default } => match (lookup(name), default) {
+            (Some(value), _) if !value.is_empty() => Ok(value),
+            (_, Some(default)) => Ok(default.to_string()),
+            (Some(_), None) => Err(format!("environment variable {name} is empty")),
+            (None, None) => Err(format!("environment variable {name} is not set")),
+        },
+    })?;
+    if out.0.contains('\n') || out.0.contains('\r') {
+        return Err("contains a line break after substitution".to_string());
+    }
+    Ok(out)
+}
+
+/// The names `raw` refers to, as [`interpolate`] returns them, checked for syntax but not
+/// looked up: nothing is read from the environment or the credentials directory.
+pub(crate) fn references(raw: &str) -> Result<Vec<String>, String> {
+    scan(raw, &mut |_| Ok(String::new())).map(|(_, names)| names)
+}
+
+/// One `${…}` in a value.
+enum Reference<'a> {
+    /// `${NAME}` or `${NAME:-default}`.
+    Variable {
+        name: &'a str,
+        default: Option<&'a str>,
+    },
+    /// `${credential:NAME}`.
+    Credential(&'a str),
+}
+
+/// Walks `raw`, checks each `${…}` and replaces it with what `resolve` gives; returns the
+/// text and the names used (`NAME` or `credential:NAME`).
+fn scan(
+    raw: &str,
+    resolve: &mut dyn FnMut(Reference<'_>) -> Result<String, String>,
+) -> Result<(String, Vec<String>), String> {
     let mut out = String::with_capacity(raw.len());
     let mut names = Vec::new();
     let mut rest = raw;
@@ -107,10 +163,15 @@ pub(crate) fn interpolate(
             return Err("has a `${` without a closing `}`".to_string());
         };
         let inner = &after[..end];
+        rest = &after[end + 1..];
         if let Some(credential) = inner.strip_prefix("credential:") {
-            out.push_str(&read_credential(credential, lookup)?);
+            if credential.is_empty() || credential.contains(['/', '\\']) || credential == ".." {
+                return Err(format!(
+                    "`credential:{credential}` is not a credential name"
+                ));
+            }
+            out.push_str(&resolve(Reference::Credential(credential))?);
             names.push(format!("credential:{credential}"));
-            rest = &after[end + 1..];
             continue;
         }
         let (name, default) = match inner.split_once(":-") {
@@ -122,27 +183,15 @@ pub(crate) fn interpolate(
                 "`${{{name}}}` is not a valid variable name (letters, digits and _ only)"
             ));
         }
-        match (lookup(name), default) {
-            (Some(value), _) if !value.is_empty() => out.push_str(&value),
-            (_, Some(default)) => out.push_str(default),
-            (Some(_), None) => return Err(format!("environment variable {name} is empty")),
-            (None, None) => return Err(format!("environment variable {name} is not set")),
-        }
+        out.push_str(&resolve(Reference::Variable { name, default })?);
         names.push(name.to_string());
-        rest = &after[end + 1..];
     }
     out.push_str(rest);
-    if out.contains('\n') || out.contains('\r') {
-        return Err("contains a line break after substitution".to_string());
-    }
     Ok((out, names))
 }
 
 /// The contents of a systemd credential, for `${credential:NAME}`.
 fn read_credential(name: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
-    if name.is_empty() || name.contains(['/', '\\']) || name == ".." {
-        return Err(format!("`credential:{name}` is not a credential name"));
-    }
     let directory = lookup("CREDENTIALS_DIRECTORY").ok_or_else(|| {
         format!("credential {name} needs CREDENTIALS_DIRECTORY (set by systemd's LoadCredential=)")
     })?;
@@ -212,6 +261,17 @@ mod tests {
                 .contains("CREDENTIALS_DIRECTORY")
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn references_are_checked_but_never_looked_up() {
+        assert_eq!(
+            references("https://x/${HOOK}/${credential:slack}").unwrap(),
+            vec!["HOOK", "credential:slack"]
+        );
+        assert!(references("${bad name}").is_err());
+        assert!(references("${credential:../etc}").is_err());
+        assert!(references("${HOOK").is_err());
     }
 
     #[test]

@@ -37,14 +37,21 @@ use stories::StoriesRead;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be opened.
-    #[error(
-        "cannot open the store at {path}: {cause} (is another parleyd using the same storage.path?)"
-    )]
+    #[error("cannot open the store at {path}: {cause}")]
     Open {
         /// The sled directory.
         path: PathBuf,
         /// Why (in the message, so not also a `source()`, which would print it twice).
         cause: sled::Error,
+    },
+    /// Another process holds sled's file lock on the database: usually a running daemon.
+    /// Its own message, with no cause: sled's is a debug dump of the `flock` error.
+    #[error(
+        "the store at {path} is in use by another process (a running parleyd with the same storage.path?)"
+    )]
+    Locked {
+        /// The sled directory.
+        path: PathBuf,
     },
     /// The store was written by an incompatible version.
     #[error(
@@ -121,41 +128,77 @@ impl std::fmt::Debug for Store {
 /// How long opening waits for sled's file lock to be released.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Opens sled, waiting up to [`LOCK_WAIT`] for its file lock. sled releases the lock when
-/// the last handle to a database drops, and its flusher thread holds one for a moment
-/// after the database is closed: a store closed and opened again at once (a restart, a
-/// command run right after `once`) would otherwise be refused as held by another process.
-fn open_when_unlocked(path: &Path, cache_capacity: u64) -> sled::Result<sled::Db> {
-    let deadline = std::time::Instant::now() + LOCK_WAIT;
+/// Opens sled, waiting up to `wait` for its file lock. sled releases the lock when the
+/// last handle to a database drops, and its flusher thread holds one for a moment after
+/// the database is closed: a store closed and opened again at once (a restart, a command
+/// run right after `once`) would otherwise be refused as held by another process.
+fn open_when_unlocked(
+    path: &Path,
+    cache_capacity: u64,
+    wait: std::time::Duration,
+) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + wait;
     loop {
         let opened = sled::Config::new()
             .path(path)
             .cache_capacity(cache_capacity)
             .open();
         match opened {
-            Err(sled::Error::Io(err))
-                if err.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
+            Err(sled::Error::Io(err)) if is_lock_error(&err) => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Locked {
+                        path: path.to_path_buf(),
+                    });
+                }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            other => return other,
+            other => {
+                return other.map_err(|cause| StoreError::Open {
+                    path: path.to_path_buf(),
+                    cause,
+                });
+            }
         }
     }
 }
 
+/// sled reports a held lock only as an I/O error with this text (sled 0.34, `flock`
+/// answering `EWOULDBLOCK`).
+fn is_lock_error(err: &std::io::Error) -> bool {
+    err.to_string().contains("could not acquire lock")
+}
+
 impl Store {
-    /// Opens (or creates) the store at `path`.
+    /// Opens (or creates) the store at `path`, waiting a moment for a lock that a process
+    /// that just stopped still holds.
     ///
     /// # Errors
-    /// [`StoreError::Open`] if sled cannot open it (for example another process holds it),
-    /// [`StoreError::Schema`] if it was written by an incompatible version.
+    /// [`StoreError::Locked`] if another process holds it, [`StoreError::Open`] if sled
+    /// cannot open it otherwise, [`StoreError::Schema`] if it was written by an
+    /// incompatible version.
     pub fn open(path: &Path, cache_capacity: u64) -> Result<Store, StoreError> {
+        Store::open_waiting(path, cache_capacity, LOCK_WAIT)
+    }
+
+    /// Like [`Store::open`], without waiting for the lock: for a command that asks a
+    /// running daemon instead when the store is in use.
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_now(path: &Path, cache_capacity: u64) -> Result<Store, StoreError> {
+        Store::open_waiting(path, cache_capacity, std::time::Duration::ZERO)
+    }
+
+    fn open_waiting(
+        path: &Path,
+        cache_capacity: u64,
+        wait: std::time::Duration,
+    ) -> Result<Store, StoreError> {
         let open_error = |cause| StoreError::Open {
             path: path.to_path_buf(),
             cause,
         };
-        let db = open_when_unlocked(path, cache_capacity).map_err(open_error)?;
+        let db = open_when_unlocked(path, cache_capacity, wait)?;
         let tree = |name: &str| db.open_tree(name).map_err(open_error);
         let meta = tree(keys::META)?;
         let articles = tree(keys::ARTICLES)?;

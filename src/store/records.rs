@@ -35,7 +35,7 @@ pub(super) struct Tombstone {
 }
 
 /// Counts and size of a store.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoreStats {
     /// Bytes on disk (sled's own figure).
     pub size_on_disk: u64,

@@ -11,7 +11,7 @@ mod sections;
 mod sinks;
 mod values;
 
-use super::{Config, Problem};
+use super::{Config, Problem, SinkSecrets};
 use std::path::{Path, PathBuf};
 use toml::Table;
 
@@ -21,6 +21,7 @@ pub(super) fn validate(
     path: &Path,
     base_dir: &Path,
     lookup: &dyn Fn(&str) -> Option<String>,
+    secrets: SinkSecrets,
 ) -> Result<Config, Vec<Problem>> {
     let table: Table = match toml::from_str(text) {
         Ok(table) => table,
@@ -29,6 +30,7 @@ pub(super) fn validate(
     let mut walker = Walker {
         problems: Vec::new(),
         lookup,
+        secrets,
         base_dir: absolute(base_dir),
     };
     walker.check_keys(&table, "", keys::TOP_KEYS);
@@ -127,6 +129,8 @@ fn join_key(prefix: &str, key: &str) -> String {
 struct Walker<'a> {
     problems: Vec<Problem>,
     lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// Whether secrets are looked up or only checked.
+    secrets: SinkSecrets,
     base_dir: PathBuf,
 }
 
@@ -151,7 +155,7 @@ impl Walker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DEFAULT_INTERVAL;
+    use crate::config::{DEFAULT_INTERVAL, SinkKind};
 
     fn load(text: &str) -> Result<Config, Vec<Problem>> {
         let env = |name: &str| {
@@ -162,7 +166,56 @@ mod tests {
             Path::new("/etc/parleyd/test.toml"),
             Path::new("/etc/parleyd"),
             &env,
+            SinkSecrets::Resolve,
         )
+    }
+
+    /// Sinks whose secrets no lookup can resolve: no variable is set, no credentials
+    /// directory exists.
+    const UNRESOLVABLE: &str = "[[feeds]]\nurl = \"https://example.org/rss.xml\"\n\
+        [[sinks]]\nkind = \"slack\"\nurl = \"${credential:slack}\"\n\
+        [[sinks]]\nkind = \"webhook\"\nurl = \"https://hooks.example/${NOPE}\"\nsecret = \"${ALSO_NOPE}\"\n";
+
+    #[test]
+    fn leaving_sink_secrets_loads_a_config_whose_secrets_are_missing() {
+        let nothing = |_: &str| -> Option<String> { panic!("nothing is looked up") };
+        let path = Path::new("/etc/parleyd/test.toml");
+        let base = Path::new("/etc/parleyd");
+        let config = validate(UNRESOLVABLE, path, base, &nothing, SinkSecrets::Leave).unwrap();
+        match &config.sinks[0].kind {
+            SinkKind::Slack { url, .. } => {
+                assert!(!url.is_resolved());
+                assert_eq!(url.expose(), "", "nothing to send with");
+                assert_eq!(url.origin(), "credential slack");
+            }
+            other => panic!("{other:?}"),
+        }
+        match &config.sinks[1].kind {
+            SinkKind::Webhook { url, signing_key } => {
+                assert!(!url.is_resolved());
+                assert!(signing_key.is_none());
+            }
+            other => panic!("{other:?}"),
+        }
+        // The same file resolved, as the commands that send load it, is refused.
+        let problems =
+            validate(UNRESOLVABLE, path, base, &|_| None, SinkSecrets::Resolve).unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn leaving_sink_secrets_still_reports_a_malformed_reference() {
+        let text = "[[feeds]]\nurl = \"https://example.org/rss.xml\"\n\
+            [[sinks]]\nkind = \"slack\"\nurl = \"${not a name}\"\n";
+        let problems = validate(
+            text,
+            Path::new("/etc/parleyd/test.toml"),
+            Path::new("/etc/parleyd"),
+            &|_| None,
+            SinkSecrets::Leave,
+        )
+        .unwrap_err();
+        assert_eq!(problems[0].key, "sinks[0].url", "{problems:?}");
     }
 
     #[test]

@@ -211,6 +211,10 @@ impl Walker<'_> {
             return None;
         }
         let secret = self.secret(table, prefix, "secret")?;
+        if !secret.is_resolved() {
+            // Left unresolved for a command that sends nothing, so it signs nothing.
+            return None;
+        }
         let key = SigningKey::decode(&secret);
         if key.is_none() {
             self.problem(
@@ -236,6 +240,10 @@ impl Walker<'_> {
             return None;
         }
         let secret = self.secret(table, prefix, "url")?;
+        if !secret.is_resolved() {
+            // Nothing to check without its value; a command that sends resolves it.
+            return Some(secret);
+        }
         match Url::parse(secret.expose()) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
                 Some(secret)

@@ -3,7 +3,8 @@
 //! A value of the wrong type or shape is a problem naming its key.
 
 use super::{Walker, join_key};
-use crate::config::secret::{Secret, interpolate};
+use crate::config::SinkSecrets;
+use crate::config::secret::{Secret, interpolate, references};
 use std::time::Duration;
 use toml::{Table, Value};
 
@@ -190,32 +191,38 @@ impl Walker<'_> {
         }
     }
 
-    /// A string that may hold `${VAR}` references, resolved into a [`Secret`].
+    /// A string that may hold `${VAR}` references, resolved into a [`Secret`]; with
+    /// [`SinkSecrets::Leave`], references are checked and left unresolved.
     pub(super) fn secret(&mut self, table: &Table, prefix: &str, key: &str) -> Option<Secret> {
-        let full_key = join_key(prefix, key);
         let raw = self.string(Some(table), prefix, key)?;
-        match interpolate(&raw, self.lookup) {
-            Ok((value, names)) => {
-                let origin = if names.is_empty() {
-                    "an inline value".to_string()
-                } else {
-                    names
-                        .iter()
-                        .map(|name| match name.strip_prefix("credential:") {
-                            Some(credential) => format!("credential {credential}"),
-                            None => format!("${name}"),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                Some(Secret::new(value, origin))
-            }
-            Err(why) => {
-                self.problem(full_key, why);
-                None
-            }
-        }
+        let secret = match self.secrets {
+            SinkSecrets::Resolve => interpolate(&raw, self.lookup)
+                .map(|(value, names)| Secret::new(value, origin(&names))),
+            SinkSecrets::Leave => references(&raw).map(|names| match names.is_empty() {
+                // An inline value needs no lookup: it is used as written.
+                true => Secret::new(raw.clone(), origin(&names)),
+                false => Secret::unresolved(origin(&names)),
+            }),
+        };
+        secret
+            .map_err(|why| self.problem(join_key(prefix, key), why))
+            .ok()
     }
+}
+
+/// Where a secret came from, for messages: `$NAME`, `credential NAME` or an inline value.
+fn origin(names: &[String]) -> String {
+    if names.is_empty() {
+        return "an inline value".to_string();
+    }
+    names
+        .iter()
+        .map(|name| match name.strip_prefix("credential:") {
+            Some(credential) => format!("credential {credential}"),
+            None => format!("${name}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Parses `"8MiB"`, `"512 KiB"`, `"2MB"` or `"1024"` into bytes.
