@@ -14,12 +14,14 @@
 //! ```
 //!
 //! [`daemon`] wires the stages together, schedules feeds and owns shutdown; [`server`]
-//! serves health, metrics and a status page. [`model`] holds the types that pass between
-//! stages; [`telemetry`] sets up logging and names the metrics. Four small modules import
-//! nothing of ours, so any stage may use them: [`duration`] (the strict parser for config
-//! and flags, and durations rounded for logs), [`profiles`] (the built-in profiles, named
-//! by config and built by classify), [`http`] (the client settings, `Retry-After` and
-//! error chains that poll and notify share) and [`redact`] (what of a URL may be logged).
+//! serves health, metrics and a status page, and mounts [`control`], the token-guarded
+//! JSON API through which the store commands ask a running daemon. [`model`] holds the
+//! types that pass between stages; [`telemetry`] sets up logging and names the metrics.
+//! Four small modules import nothing of ours, so any stage may use them: [`duration`]
+//! (the strict parser for config and flags, and durations rounded for logs), [`profiles`]
+//! (the built-in profiles, named by config and built by classify), [`http`] (the client
+//! settings, `Retry-After` and error chains that poll and notify share) and [`redact`]
+//! (what of a URL may be logged).
 //! A private `sync` module holds the one policy for a poisoned lock.
 //! `bench/check-imports.sh` fails on an import cycle between modules.
 #![deny(missing_docs)]
