@@ -289,3 +289,35 @@ async fn a_store_held_by_a_daemon_without_an_api_is_explained_once() {
     );
     stop(daemon).await;
 }
+
+#[test]
+fn each_token_is_new_readable_only_by_its_owner_and_the_only_one_accepted() {
+    use parleyd::control::Token;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(parleyd::control::TOKEN_FILE);
+    // A file left with loose permissions is replaced, not reused.
+    std::fs::write(&file, "old").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let first = Token::issue(dir.path()).unwrap();
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.len(), 64, "256 bits in hex");
+    assert!(first.accepts(&text));
+    assert!(Token::read(dir.path()).unwrap().accepts(&text));
+    assert!(!first.accepts("old") && !first.accepts(""));
+    assert!(
+        !format!("{first:?}").contains(&text),
+        "Debug never shows it"
+    );
+
+    // The next start's token replaces it; the old one no longer opens anything.
+    let second = Token::issue(dir.path()).unwrap();
+    assert!(!second.accepts(&text));
+    assert!(
+        Token::read(dir.path())
+            .unwrap()
+            .accepts(std::fs::read_to_string(&file).unwrap().as_str())
+    );
+}

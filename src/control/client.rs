@@ -166,9 +166,10 @@ impl Client {
         url: String,
         sent: impl Future<Output = reqwest::Result<reqwest::Response>>,
     ) -> Result<T, ControlError> {
+        // The message names the address already; reqwest's would repeat the URL.
         let response = sent.await.map_err(|source| ControlError::Unreachable {
             url: self.base.clone(),
-            source,
+            source: source.without_url(),
         })?;
         let status = response.status();
         let body = response
@@ -176,7 +177,7 @@ impl Client {
             .await
             .map_err(|source| ControlError::Unreachable {
                 url: self.base.clone(),
-                source,
+                source: source.without_url(),
             })?;
         if !status.is_success() {
             let message = serde_json::from_slice::<ErrorAnswer>(&body)

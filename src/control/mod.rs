@@ -39,7 +39,7 @@ pub enum ControlError {
     },
     /// The token file could not be read (command side).
     #[error(
-        "cannot read the control token {path}; the daemon's API takes commands only from the user it runs as, and root"
+        "cannot read the control token {path}, which a running daemon writes for the user it runs as (run this as that user, or root)"
     )]
     TokenRead {
         /// The token file.

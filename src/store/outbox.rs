@@ -100,14 +100,19 @@ impl Store {
             alert.created = now;
             alert.last_error = None;
             let encoded = keys::encode(&alert);
-            (&self.outbox, &self.dead)
+            // Only if it is still dead: a retry running at the same time (the control API
+            // takes them while the daemon delivers) may have moved it, and it may be sent
+            // by now.
+            let was_dead = (&self.outbox, &self.dead)
                 .transaction(|(outbox, dead)| {
-                    dead.remove(&key)?;
-                    outbox.insert(&key, encoded.as_slice())?;
-                    Ok::<_, ConflictableTransactionError<Infallible>>(())
+                    let was_dead = dead.remove(&key)?.is_some();
+                    if was_dead {
+                        outbox.insert(&key, encoded.as_slice())?;
+                    }
+                    Ok::<_, ConflictableTransactionError<Infallible>>(was_dead)
                 })
                 .map_err(tx_error("dead-letter retry"))?;
-            moved += 1;
+            moved += usize::from(was_dead);
         }
         Ok(moved)
     }
