@@ -58,6 +58,7 @@ async fn every_problem_is_listed_with_file_and_key_and_no_secret_is_printed() {
 intervall = "5m"
 timeout = 30
 concurrency = -1
+max_items = 0
 
 [classifier]
 profile = "builtin:us-china"
@@ -99,6 +100,7 @@ kind = "pager"
         "poll.intervall",
         "poll.timeout",
         "poll.concurrency",
+        "poll.max_items",
         "classifier.profile",
         "feeds[0].url",
         "feeds[1].interval",

@@ -584,3 +584,58 @@ async fn news_already_in_a_backlog_does_not_alert_from_another_feed() {
     assert_eq!(received.len(), 1, "{}", run.stderr);
     assert_eq!(received[0].json()["article"]["title"], other.1);
 }
+
+/// Guaranteed: a feed with more items than `poll.max_items` (500 by default) has only
+/// its 500 newest stored, whatever their order in the feed, and the rest are counted in
+/// one warning per poll (not one per item).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_feed_is_cut_to_its_newest_items() {
+    let feeds = FeedServer::start().await;
+    let dir = TestDir::new();
+    let total: i64 = 2000;
+    let newest = chrono::Utc::now() - chrono::Duration::hours(1);
+    // Oldest first, as some feeds list them, so keeping the first 500 would be wrong.
+    let mut body =
+        String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Huge</title>\n");
+    for i in 0..total {
+        let published = newest - chrono::Duration::minutes(total - 1 - i);
+        body.push_str(&format!(
+            "<item><guid>item-{i}</guid><title>Local notice {i}</title><pubDate>{}</pubDate></item>\n",
+            published.to_rfc2822()
+        ));
+    }
+    body.push_str("</channel></rss>\n");
+    feeds.set("/huge.xml", Route::ok("application/rss+xml", body));
+    let config = dir.config(&format!(
+        "[[feeds]]\nurl = \"{}\"\nname = \"huge\"\n",
+        feeds.url("/huge.xml")
+    ));
+    let run = once(&config, &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|line| line.contains("poll.max_items"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning per poll:\n{}", run.stderr);
+    assert!(warnings[0].contains("skipped=1500"), "{}", warnings[0]);
+    let stored = dir.read_store(|store| {
+        store
+            .articles_since(newest - chrono::Duration::days(30))
+            .unwrap()
+    });
+    assert_eq!(stored.len(), 500);
+    let mut numbers: Vec<i64> = stored
+        .iter()
+        .map(|stored| {
+            stored
+                .article
+                .key
+                .trim_start_matches("id:item-")
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1500..total).collect::<Vec<_>>(), "the newest 500");
+}

@@ -8,7 +8,7 @@ use crate::classify::Classifier;
 use crate::config::{Config, FeedConfig, SinkConfig};
 use crate::model::{Article, Verdict};
 use crate::notify::{DeliveryReport, Notifier};
-use crate::parse::{ParseError, ParsedFeed, Source, parse_feed};
+use crate::parse::{ParseError, ParsedFeed, Source, parse_feed_limited};
 use crate::poll::{Fetched, PollError, Poller, Validators};
 use crate::server::StatusView;
 use crate::store::{
@@ -170,10 +170,14 @@ impl Pipeline {
         if state.first_poll_done && state.body_hash == Some(body_hash) {
             return self.record_unchanged(feed, state, now);
         }
-        let parsed = parse_body(feed, body.bytes, body.content_type, now).await?;
+        let max_items = self.config.poll.max_items;
+        let parsed = parse_body(feed, body.bytes, body.content_type, now, max_items).await?;
         let items = parsed.articles.len();
         if let Some(reason) = &parsed.recovered {
             tracing::warn!(feed = %feed.name, %reason, "Feed is not valid; its items were read leniently.");
+        }
+        if parsed.skipped > 0 {
+            tracing::warn!(feed = %feed.name, kept = items, skipped = parsed.skipped, "Feed holds more items than poll.max_items; only the newest were kept.");
         }
         if items == 0 {
             tracing::warn!(feed = %feed.name, "Feed parsed but has no items.");
@@ -377,12 +381,14 @@ fn record_poll_metrics(feed: &FeedConfig, outcome: &Result<FeedReport, FeedError
         metrics::counter!(metric::ALERTS_QUEUED).increment(report.queued as u64);
     }
 }
-/// Parses a fetched body: small ones on the polling task, large ones on the blocking pool.
+/// Parses a fetched body, keeping the `max_items` newest entries: small bodies on the
+/// polling task, large ones on the blocking pool.
 async fn parse_body(
     feed: &FeedConfig,
     bytes: Vec<u8>,
     content_type: Option<String>,
     now: chrono::DateTime<Utc>,
+    max_items: usize,
 ) -> Result<ParsedFeed, FeedError> {
     if bytes.len() <= INLINE_PARSE_BYTES {
         // A typical feed parses in well under a millisecond, less than the two thread
@@ -392,13 +398,19 @@ async fn parse_body(
             name: &feed.name,
             url: &feed.url,
         };
-        return Ok(parse_feed(&bytes, content_type.as_deref(), source, now)?);
+        return Ok(parse_feed_limited(
+            &bytes,
+            content_type.as_deref(),
+            source,
+            now,
+            max_items,
+        )?);
     }
     let name = feed.name.clone();
     let url = feed.url.clone();
     // Parsing a multi-megabyte feed takes milliseconds of CPU; keep it off the I/O threads.
     let joined = tokio::task::spawn_blocking(move || {
-        parse_feed(
+        parse_feed_limited(
             &bytes,
             content_type.as_deref(),
             Source {
@@ -406,6 +418,7 @@ async fn parse_body(
                 url: &url,
             },
             now,
+            max_items,
         )
     })
     .await;

@@ -59,6 +59,8 @@ pub struct ParsedFeed {
     pub recovered: Option<String>,
     /// RSS `<ttl>`: how long, by the publisher's word, the feed may be cached.
     pub ttl: Option<std::time::Duration>,
+    /// Entries left out because the feed held more than the limit (the oldest ones).
+    pub skipped: usize,
 }
 
 /// Why a body could not be read as a feed. Each variant names the feed.
@@ -105,6 +107,27 @@ pub fn parse_feed(
     source: Source<'_>,
     now: DateTime<Utc>,
 ) -> Result<ParsedFeed, ParseError> {
+    parse_feed_limited(bytes, content_type, source, now, usize::MAX)
+}
+
+/// [`parse_feed`], keeping at most `max_items` entries: the newest by date (undated ones
+/// after dated ones, in feed order), returned in feed order. Only the kept entries become
+/// articles; [`ParsedFeed::skipped`] counts the others.
+///
+/// # Errors
+/// A [`ParseError`] naming the feed; never panics.
+pub fn parse_feed_limited(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    source: Source<'_>,
+    now: DateTime<Utc>,
+    max_items: usize,
+) -> Result<ParsedFeed, ParseError> {
+    let limit = Limit {
+        source,
+        now,
+        max_items,
+    };
     let text = decode_to_utf8(bytes, content_type);
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
@@ -121,7 +144,7 @@ pub fn parse_feed(
     let strict = parse_strict(&prepared, source);
     let expected = salvage::count_items(&prepared);
     match strict {
-        Ok(feed) if feed.entries.len() >= expected => Ok(from_feed_rs(&feed, source, now)),
+        Ok(feed) if feed.entries.len() >= expected => Ok(from_feed_rs(&feed, limit)),
         Ok(feed) => {
             // feed-rs read fewer items than the document has (RSS 1.0 items without a
             // link, unknown namespaces): take the lenient reading if it finds more.
@@ -132,9 +155,9 @@ pub fn parse_feed(
                     feed.entries.len(),
                     salvaged.items.len()
                 );
-                Ok(from_salvage(salvaged, source, now, reason))
+                Ok(from_salvage(salvaged, limit, reason))
             } else {
-                Ok(from_feed_rs(&feed, source, now))
+                Ok(from_feed_rs(&feed, limit))
             }
         }
         Err(StrictError::Panicked(message)) => Err(ParseError::Panicked {
@@ -148,6 +171,7 @@ pub fn parse_feed(
                 articles: Vec::new(),
                 recovered: None,
                 ttl: None,
+                skipped: 0,
             })
         }
         Err(StrictError::Rejected(err)) => {
@@ -163,9 +187,31 @@ pub fn parse_feed(
                     reason,
                 });
             }
-            Ok(from_salvage(salvaged, source, now, reason))
+            Ok(from_salvage(salvaged, limit, reason))
         }
     }
+}
+
+/// What every entry is read with: its feed, the first-seen time, and how many to keep.
+#[derive(Clone, Copy)]
+struct Limit<'a> {
+    source: Source<'a>,
+    now: DateTime<Utc>,
+    max_items: usize,
+}
+
+/// Which entries to keep, by their dates in feed order: all when they fit, else the
+/// `max` newest (undated ones after every dated one, earlier in the feed first), as
+/// indices in feed order.
+fn newest(dates: &[Option<DateTime<Utc>>], max: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..dates.len()).collect();
+    if dates.len() > max {
+        // A stable sort: equal dates, and undated entries, keep their feed order.
+        order.sort_by_key(|&index| std::cmp::Reverse(dates[index]));
+        order.truncate(max);
+        order.sort_unstable();
+    }
+    order
 }
 
 /// The rewrites applied before the strict parser sees a document.
@@ -215,16 +261,22 @@ fn parse_once(text: &str, source: Source<'_>) -> Result<feed_rs::model::Feed, St
     }
 }
 
-fn from_feed_rs(feed: &feed_rs::model::Feed, source: Source<'_>, now: DateTime<Utc>) -> ParsedFeed {
+fn from_feed_rs(feed: &feed_rs::model::Feed, limit: Limit<'_>) -> ParsedFeed {
+    let dates: Vec<_> = feed
+        .entries
+        .iter()
+        .map(|entry| entry.published.or(entry.updated))
+        .collect();
+    let kept = newest(&dates, limit.max_items);
     ParsedFeed {
         title: feed
             .title
             .as_ref()
             .map(|t| truncate_chars(plain_title(&t.content), MAX_TITLE_CHARS)),
-        articles: feed
-            .entries
-            .iter()
-            .map(|entry| entry_to_article(entry, source, now))
+        skipped: feed.entries.len() - kept.len(),
+        articles: kept
+            .into_iter()
+            .map(|index| entry_to_article(&feed.entries[index], limit.source, limit.now))
             .collect(),
         recovered: None,
         ttl: feed
@@ -233,20 +285,24 @@ fn from_feed_rs(feed: &feed_rs::model::Feed, source: Source<'_>, now: DateTime<U
     }
 }
 
-fn from_salvage(
-    salvaged: salvage::Salvaged,
-    source: Source<'_>,
-    now: DateTime<Utc>,
-    reason: String,
-) -> ParsedFeed {
+fn from_salvage(salvaged: salvage::Salvaged, limit: Limit<'_>, reason: String) -> ParsedFeed {
+    let Limit { source, now, .. } = limit;
+    let dates: Vec<_> = salvaged
+        .items
+        .iter()
+        .map(|item| item.date.as_deref().and_then(date::parse_date))
+        .collect();
+    let kept = newest(&dates, limit.max_items);
+    let skipped = salvaged.items.len() - kept.len();
+    let mut items: Vec<Option<salvage::RawItem>> = salvaged.items.into_iter().map(Some).collect();
     ParsedFeed {
         title: salvaged
             .title
             .map(|t| truncate_chars(plain_title(&t), MAX_TITLE_CHARS)),
-        articles: salvaged
-            .items
+        articles: kept
             .into_iter()
-            .map(|item| {
+            .filter_map(|index| items[index].take().map(|item| (item, dates[index])))
+            .map(|(item, date)| {
                 let link = item
                     .link
                     .as_deref()
@@ -256,7 +312,7 @@ fn from_salvage(
                     item.title.as_deref().unwrap_or(""),
                     item.summary.as_deref().unwrap_or(""),
                     link,
-                    item.date.as_deref().and_then(date::parse_date),
+                    date,
                     source,
                     now,
                 )
@@ -264,6 +320,7 @@ fn from_salvage(
             .collect(),
         recovered: Some(format!("{reason}; items read leniently")),
         ttl: None,
+        skipped,
     }
 }
 
@@ -485,6 +542,25 @@ mod tests {
             canonical_link("HTTPS://Example.org/a?utm_source=x&id=3#top"),
             "https://example.org/a?id=3"
         );
+    }
+
+    #[test]
+    fn the_newest_entries_are_kept_in_feed_order_undated_ones_last() {
+        let at = |secs| DateTime::from_timestamp(secs, 0);
+        let dates = [at(10), None, at(30), at(20), None, at(30)];
+        assert_eq!(newest(&dates, 6), vec![0, 1, 2, 3, 4, 5], "all fit");
+        assert_eq!(
+            newest(&dates, 3),
+            vec![2, 3, 5],
+            "the newest, in feed order"
+        );
+        assert_eq!(
+            newest(&dates, 5),
+            vec![0, 1, 2, 3, 5],
+            "undated: earlier first"
+        );
+        assert_eq!(newest(&[None, None, None], 2), vec![0, 1]);
+        assert!(newest(&dates, 0).is_empty());
     }
 
     #[test]

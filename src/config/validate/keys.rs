@@ -27,6 +27,7 @@ pub(super) const POLL_KEYS: &[&str] = &[
     "min_interval",
     "max_interval",
     "per_host",
+    "max_items",
 ];
 pub(super) const CLASSIFIER_KEYS: &[&str] = &["profile", "threshold", "story_window"];
 pub(super) const DELIVERY_KEYS: &[&str] = &[

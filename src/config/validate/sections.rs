@@ -8,9 +8,9 @@ use crate::config::{
     ClassifierConfig, DEFAULT_CACHE_CAPACITY, DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_DELIVERY_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_LISTEN, DEFAULT_MAX_ALERT_AGE,
     DEFAULT_MAX_ARTICLE_AGE, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INTERVAL,
-    DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST, DEFAULT_RETENTION, DEFAULT_RETRY_BASE,
-    DEFAULT_RETRY_MAX, DEFAULT_STORY_WINDOW, DEFAULT_TIMEOUT, DeliveryConfig, LogConfig, LogFormat,
-    MAX_STORY_WINDOW, PollConfig, ProfileSource, ServerConfig, StorageConfig,
+    DEFAULT_MAX_ITEMS, DEFAULT_MIN_INTERVAL, DEFAULT_PER_HOST, DEFAULT_RETENTION,
+    DEFAULT_RETRY_BASE, DEFAULT_RETRY_MAX, DEFAULT_STORY_WINDOW, DEFAULT_TIMEOUT, DeliveryConfig,
+    LogConfig, LogFormat, MAX_STORY_WINDOW, PollConfig, ProfileSource, ServerConfig, StorageConfig,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -78,6 +78,10 @@ impl Walker<'_> {
                 .positive_int(table, "poll", "per_host")
                 .map(|n| n.min(256) as usize)
                 .unwrap_or(DEFAULT_PER_HOST),
+            max_items: self
+                .positive_int(table, "poll", "max_items")
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+                .unwrap_or(DEFAULT_MAX_ITEMS),
         }
     }
 
