@@ -437,3 +437,88 @@ async fn placeholder_sink_urls_are_warned_about() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(!run.stderr.contains("warning"), "{}", run.stderr);
 }
+
+/// Guaranteed: a config file holding a sink URL inline warns, in `check-config` and at the
+/// start of `once`, when group or others may read it, naming the key and never the value;
+/// the same file at mode 0600, or with the URL from the environment, does not warn.
+#[tokio::test]
+async fn an_inline_secret_in_a_readable_config_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TestDir::new();
+    let feed = dir.write("feed.xml", &rss(&[]));
+    let body = |url: &str| {
+        format!(
+            "[[feeds]]\nurl = \"file://{}\"\n[[sinks]]\nkind = \"slack\"\nurl = \"{url}\"\n",
+            feed.display()
+        )
+    };
+    let config = dir.config(&body("https://hooks.slack.example/T0/B0/inline-s3cr3t"));
+    let check = |config: std::path::PathBuf| async move {
+        parleyd(
+            &["--config", config.to_str().unwrap(), "check-config"],
+            &[("HOOK", "https://hooks.slack.example/env")],
+            b"",
+        )
+        .await
+    };
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = check(config.clone()).await;
+    assert_eq!(run.code, Some(0), "a warning, not an error: {}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("sinks[0].url: warning: holds a secret inline"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("mode 644"), "{}", run.stderr);
+    assert!(!run.stderr.contains("inline-s3cr3t") && !run.stdout.contains("inline-s3cr3t"));
+    let started = once(&config, &[]).await;
+    let warned = started
+        .stderr
+        .lines()
+        .any(|line| line.contains("key=sinks[0].url") && line.contains("mode 644"));
+    assert!(warned, "{}", started.stderr);
+    assert!(
+        !started.stderr.contains("inline-s3cr3t"),
+        "{}",
+        started.stderr
+    );
+
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let run = check(config.clone()).await;
+    assert!(!run.stderr.contains("inline"), "{}", run.stderr);
+
+    let config = dir.config(&body("${HOOK}"));
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = check(config).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("inline"),
+        "from the environment: {}",
+        run.stderr
+    );
+}
+
+/// Guaranteed: a feed URL that does not parse is quoted the way logs show URLs, without
+/// its query (which may hold a token) or user info.
+#[tokio::test]
+async fn an_invalid_feed_url_is_quoted_without_its_query() {
+    let dir = TestDir::new();
+    let config = dir.config(
+        "[[feeds]]\nurl = \"https://user:pw-s3cr3t@exa mple.org/feed.xml?token=q-s3cr3t\"\n",
+    );
+    let run = parleyd(
+        &["--config", config.to_str().unwrap(), "check-config"],
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("feeds[0].url: `https://exa mple.org/feed.xml` is not a valid URL"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("s3cr3t"), "{}", run.stderr);
+}

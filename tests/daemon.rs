@@ -480,3 +480,50 @@ async fn stops_on_sigterm_whatever_its_stderr_is() {
         assert_eq!(exit.code(), Some(0), "{stderr:?}");
     }
 }
+
+/// Guaranteed: SIGTERM during a slow fetch cancels it at once. The feed drips its body
+/// for ten minutes (a byte every two seconds, under the read timeout; the poll timeout is
+/// ten minutes), so waiting for it would use up the 60-second shutdown grace and log
+/// that tasks did not finish; instead the daemon stops cleanly, and the cancelled fetch is
+/// not recorded as a failure of the feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_cancels_a_slow_fetch_at_once() {
+    let server = FeedServer::start().await;
+    let dir = TestDir::new();
+    let mut slow = Route::ok("application/rss+xml", vec![b' '; 300]);
+    slow.drip = Some(Duration::from_secs(2));
+    server.set("/slow.xml", slow);
+    let config = dir.config(&format!(
+        "[poll]\ntimeout = \"10m\"\n[[feeds]]\nurl = \"{}\"\nname = \"slow\"\n",
+        server.url("/slow.xml")
+    ));
+    let child = spawn_daemon(&config, true);
+    assert!(
+        eventually(Duration::from_secs(20), || !server
+            .requests("/slow.xml")
+            .is_empty())
+        .await,
+        "the daemon never polled"
+    );
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the daemon stopped after SIGTERM")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Store flushed; stopped."), "{stderr}");
+    assert!(!stderr.contains("did not finish in time"), "{stderr}");
+    let failures = dir.read_store(|store| {
+        store
+            .feed_state(&server.url("/slow.xml"))
+            .unwrap()
+            .map_or(0, |state| state.consecutive_failures)
+    });
+    assert_eq!(failures, 0, "a cancelled fetch is not a failure");
+}

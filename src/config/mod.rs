@@ -394,6 +394,53 @@ fn render_problems(file: &Path, problems: &[Problem]) -> String {
 }
 
 impl Config {
+    /// The keys whose secret is written in the file itself (`sinks[0].url`), rather than
+    /// read from the environment or a systemd credential.
+    pub fn inline_secrets(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        for (index, sink) in self.sinks.iter().enumerate() {
+            let (url, signing_key) = match &sink.kind {
+                SinkKind::Stdout { .. } => continue,
+                SinkKind::Slack { url, .. } => (url, None),
+                SinkKind::Webhook { url, signing_key } => (url, signing_key.as_ref()),
+            };
+            if url.is_inline() {
+                keys.push(format!("sinks[{index}].url"));
+            }
+            if signing_key.is_some_and(SigningKey::is_inline) {
+                keys.push(format!("sinks[{index}].secret"));
+            }
+        }
+        keys
+    }
+
+    /// A warning for each secret written in the file itself when users other than the
+    /// file's owner may read it (group or others have read permission); none when the
+    /// file's mode cannot be read.
+    fn exposed_secrets(&self) -> Vec<Problem> {
+        use std::os::unix::fs::PermissionsExt;
+        let inline = self.inline_secrets();
+        if inline.is_empty() {
+            return Vec::new();
+        }
+        let Ok(metadata) = std::fs::metadata(&self.source) else {
+            return Vec::new();
+        };
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o044 == 0 {
+            return Vec::new();
+        }
+        inline
+            .into_iter()
+            .map(|key| Problem {
+                key,
+                why: format!(
+                    "holds a secret inline and users other than the file's owner can read the file (mode {mode:03o}); run `chmod 600` on it, or take the secret from the environment or a systemd credential"
+                ),
+            })
+            .collect()
+    }
+
     /// Loads and validates a config file, resolving `${VAR}` from the process environment.
     ///
     /// # Errors
@@ -426,10 +473,13 @@ impl Config {
     }
 
     /// What is valid but almost certainly not meant: sink URLs that are still an example's
-    /// placeholder. `check-config` prints these and the daemon logs them at start; neither
-    /// refuses the config, since a placeholder may be on purpose in a test setup.
+    /// placeholder, and secrets written inline in a file others may read. `check-config`
+    /// prints these and the daemon logs them at start; neither refuses the config, since a
+    /// placeholder may be on purpose in a test setup.
     pub fn warnings(&self) -> Vec<Problem> {
-        placeholder::placeholder_warnings(self)
+        let mut warnings = placeholder::placeholder_warnings(self);
+        warnings.extend(self.exposed_secrets());
+        warnings
     }
 
     /// Parses and validates config text as if it were read from `path`.

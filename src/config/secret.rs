@@ -6,6 +6,9 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use std::fmt;
 
+/// The origin of a secret written in the config file itself.
+pub(crate) const INLINE_ORIGIN: &str = "an inline value";
+
 /// A value that must never reach a log line or an error message. `Debug` and `Display` show
 /// only where it came from (`$PARLEYD_SLACK_WEBHOOK`, or "inline value").
 #[derive(Clone)]
@@ -49,6 +52,11 @@ impl Secret {
     /// Where the value came from, safe to print.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// Whether the value is written in the config file itself.
+    pub fn is_inline(&self) -> bool {
+        self.origin == INLINE_ORIGIN
     }
 }
 
@@ -97,6 +105,11 @@ impl SigningKey {
     /// Where the secret came from, safe to print.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// Whether the secret is written in the config file itself.
+    pub fn is_inline(&self) -> bool {
+        self.origin == INLINE_ORIGIN
     }
 }
 

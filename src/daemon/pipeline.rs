@@ -17,6 +17,7 @@ use crate::store::{
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// How long a story stays open for other outlets' articles to join it instead of alerting.
@@ -41,6 +42,12 @@ pub enum FeedError {
         /// Why (in the message, so not also a `source()`, which would print it twice).
         cause: StoreError,
     },
+    /// Shutdown came while the feed was being fetched; nothing was recorded.
+    #[error("feed `{feed}`: fetch cancelled by shutdown")]
+    Cancelled {
+        /// Feed name.
+        feed: String,
+    },
 }
 
 impl FeedError {
@@ -50,6 +57,7 @@ impl FeedError {
             FeedError::Poll(err) => err.kind(),
             FeedError::Parse(_) => "parse",
             FeedError::Store { .. } => "store",
+            FeedError::Cancelled { .. } => "cancelled",
         }
     }
 }
@@ -129,11 +137,18 @@ impl Pipeline {
     }
 
     /// Polls one feed end to end: fetch, parse, classify new articles, commit (flushed
-    /// when it queued alerts).
+    /// when it queued alerts). `stop` cancels the fetch at once (a shutdown need not wait
+    /// for a slow server); once the body is in, the poll runs to its end, so a commit is
+    /// never cut in half.
     ///
     /// # Errors
-    /// [`FeedError`] naming the feed; its failure count is saved for back-off.
-    pub async fn poll_feed(&self, feed: &FeedConfig) -> Result<FeedReport, FeedError> {
+    /// [`FeedError`] naming the feed; its failure count is saved for back-off, except
+    /// after [`FeedError::Cancelled`], which records nothing.
+    pub async fn poll_feed(
+        &self,
+        feed: &FeedConfig,
+        stop: &CancellationToken,
+    ) -> Result<FeedReport, FeedError> {
         let key = feed.url.as_str();
         let mut state = self
             .store
@@ -141,9 +156,11 @@ impl Pipeline {
             .map_err(store_error(feed))?
             .unwrap_or_default();
         let started = std::time::Instant::now();
-        let outcome = self.fetch_and_commit(feed, &state).await;
+        let outcome = self.fetch_and_commit(feed, &state, stop).await;
         record_poll_metrics(feed, &outcome, started.elapsed());
-        if let Err(err) = &outcome {
+        if let Err(err) = &outcome
+            && !matches!(err, FeedError::Cancelled { .. })
+        {
             state.record_failure(err.kind(), err.to_string(), Utc::now());
             self.store
                 .put_feed_state(key, &state)
@@ -156,13 +173,22 @@ impl Pipeline {
         &self,
         feed: &FeedConfig,
         state: &FeedState,
+        stop: &CancellationToken,
     ) -> Result<FeedReport, FeedError> {
         let validators = Validators {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
         };
         let now = Utc::now();
-        let body = match self.poller.fetch(feed, &validators).await? {
+        let fetched = tokio::select! {
+            fetched = self.poller.fetch(feed, &validators) => fetched?,
+            () = stop.cancelled() => {
+                return Err(FeedError::Cancelled {
+                    feed: feed.name.clone(),
+                });
+            }
+        };
+        let body = match fetched {
             Fetched::NotModified => return self.record_unchanged(feed, state, now),
             Fetched::Body(body) => body,
         };
@@ -175,6 +201,9 @@ impl Pipeline {
         let items = parsed.articles.len();
         if let Some(reason) = &parsed.recovered {
             tracing::warn!(feed = %feed.name, %reason, "Feed is not valid; its items were read leniently.");
+        }
+        if parsed.malformed > 0 {
+            tracing::warn!(feed = %feed.name, malformed = parsed.malformed, "Feed items with fields of the wrong types were skipped.");
         }
         if parsed.skipped > 0 {
             tracing::warn!(feed = %feed.name, kept = items, skipped = parsed.skipped, "Feed holds more items than poll.max_items; only the newest were kept.");

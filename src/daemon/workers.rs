@@ -40,8 +40,9 @@ pub(super) type Polled = (Result<FeedReport, FeedError>, Duration);
 
 /// One poll of one feed, the same for `once` and the feed loop: take the host's permit and
 /// a global one, poll, log, record when the feed is next due. `None` when `shutdown` came
-/// before the permits; once started, a poll runs to its end (bounded by the poll timeout),
-/// so a shutdown never leaves half a poll behind.
+/// before the permits or during the fetch (the fetch is dropped at once, and nothing is
+/// recorded); once the body is in, a poll runs to its end, so a shutdown never leaves
+/// half a commit behind.
 pub(super) async fn poll_and_schedule(
     pipeline: &Pipeline,
     feed: &FeedConfig,
@@ -57,8 +58,12 @@ pub(super) async fn poll_and_schedule(
             (host_permit, permit)
         } => permits,
     };
-    let result = pipeline.poll_feed(feed).await;
+    let result = pipeline.poll_feed(feed, shutdown).await;
     drop(permits);
+    if let Err(FeedError::Cancelled { .. }) = result {
+        tracing::debug!(feed = %feed.name, "Fetch cancelled by shutdown.");
+        return None;
+    }
     log_poll(feed, &result);
     let wait = schedule_next(pipeline, feed, &result);
     Some((result, wait))

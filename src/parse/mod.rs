@@ -61,6 +61,10 @@ pub struct ParsedFeed {
     pub ttl: Option<std::time::Duration>,
     /// Entries left out because the feed held more than the limit (the oldest ones).
     pub skipped: usize,
+    /// Entries left out because their fields had the wrong types (a JSON Feed item that
+    /// is not an object, or has neither a title nor a text), instead of becoming empty
+    /// articles.
+    pub malformed: usize,
 }
 
 /// Why a body could not be read as a feed. Each variant names the feed.
@@ -172,6 +176,7 @@ pub fn parse_feed_limited(
                 recovered: None,
                 ttl: None,
                 skipped: 0,
+                malformed: 0,
             })
         }
         Err(StrictError::Rejected(err)) => {
@@ -279,6 +284,7 @@ fn from_feed_rs(feed: &feed_rs::model::Feed, limit: Limit<'_>) -> ParsedFeed {
             .map(|index| entry_to_article(&feed.entries[index], limit.source, limit.now))
             .collect(),
         recovered: None,
+        malformed: 0,
         ttl: feed
             .ttl
             .map(|minutes| std::time::Duration::from_secs(u64::from(minutes) * 60)),
@@ -294,6 +300,7 @@ fn from_salvage(salvaged: salvage::Salvaged, limit: Limit<'_>, reason: String) -
         .collect();
     let kept = newest(&dates, limit.max_items);
     let skipped = salvaged.items.len() - kept.len();
+    let malformed = salvaged.malformed;
     let mut items: Vec<Option<salvage::RawItem>> = salvaged.items.into_iter().map(Some).collect();
     ParsedFeed {
         title: salvaged
@@ -321,6 +328,7 @@ fn from_salvage(salvaged: salvage::Salvaged, limit: Limit<'_>, reason: String) -
         recovered: Some(format!("{reason}; items read leniently")),
         ttl: None,
         skipped,
+        malformed,
     }
 }
 
@@ -525,6 +533,59 @@ mod tests {
         assert_eq!(plain_text("x < y and a<b"), "x < y and a");
         assert_eq!(plain_text("a<script>alert(1)</script>b"), "ab");
         assert_eq!(plain_text("a<!-- c -->b"), "ab");
+    }
+
+    #[test]
+    fn entity_references_html_does_not_define_are_dropped() {
+        assert_eq!(
+            plain_title("Iran &lol9; and US &xxe;agree&amp; talk &eacute;t&#233;"),
+            "Iran and US agree& talk été"
+        );
+        assert_eq!(plain_text("<p>&lol9;&lol9;</p>"), "");
+        assert_eq!(plain_title("AT&T and R&D, &; & x"), "AT&T and R&D, &; & x");
+        // Escaped in the feed, it is the publisher's text.
+        assert_eq!(plain_title("&amp;lol9;"), "&lol9;");
+    }
+
+    fn source_url() -> Url {
+        Url::parse("https://feeds.example/f").unwrap()
+    }
+
+    #[test]
+    fn a_dtds_entities_never_reach_titles_or_summaries() {
+        let doc = r#"<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY lol "lol"><!ENTITY lol9 "&lol;&lol;"><!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><title>B</title>
+<item><guid>1</guid><title>&lol9; US and Iran hold talks &xxe;</title><description>&lol9;text</description></item>
+</channel></rss>"#;
+        let url = source_url();
+        let source = Source {
+            name: "b",
+            url: &url,
+        };
+        let parsed = parse_feed(doc.as_bytes(), None, source, Utc::now()).unwrap();
+        assert_eq!(parsed.articles[0].title, "US and Iran hold talks");
+        assert_eq!(parsed.articles[0].summary, "text");
+    }
+
+    #[test]
+    fn json_feed_items_of_the_wrong_types_are_skipped_and_counted() {
+        let doc = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[
+            {"id":"a","title":"US and Iran talk","url":"https://j.example/a"},
+            {"id":2,"title":["x"],"url":{}}, 7, "str",
+            {"id":"c","title":{"t":1},"content_text":false},
+            {"id":"d","content_text":"Only a text"}]}"#;
+        let url = source_url();
+        let source = Source {
+            name: "j",
+            url: &url,
+        };
+        let parsed = parse_feed(doc.as_bytes(), None, source, Utc::now()).unwrap();
+        let titles: Vec<&str> = parsed.articles.iter().map(|a| a.title.as_str()).collect();
+        assert_eq!(titles, ["US and Iran talk", ""]);
+        assert_eq!(parsed.articles[1].summary, "Only a text");
+        assert_eq!(parsed.malformed, 4);
+        assert!(parsed.recovered.is_some());
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub(super) struct RawItem {
 pub(super) struct Salvaged {
     pub(super) title: Option<String>,
     pub(super) items: Vec<RawItem>,
+    /// Items skipped because they could only become empty articles (wrong types).
+    pub(super) malformed: usize,
 }
 
 const ITEM_NAMES: &[&str] = &["item", "entry"];
@@ -67,10 +69,16 @@ pub(super) fn salvage_xml(text: &str) -> Salvaged {
         };
         items.push(item);
     }
-    Salvaged { title, items }
+    Salvaged {
+        title,
+        items,
+        malformed: 0,
+    }
 }
 
-/// Reads items from a JSON Feed whose fields feed-rs would not accept.
+/// Reads items from a JSON Feed whose fields feed-rs would not accept. An item that is not
+/// an object, or that has neither a title nor a text as a string, would be an empty
+/// article: it is skipped and counted in [`Salvaged::malformed`].
 pub(super) fn salvage_json(text: &str) -> Option<Salvaged> {
     let value: serde_json::Value = serde_json::from_str(text).ok()?;
     let as_text = |v: Option<&serde_json::Value>| match v {
@@ -79,21 +87,25 @@ pub(super) fn salvage_json(text: &str) -> Option<Salvaged> {
         _ => None,
     };
     let items = value.get("items")?.as_array()?;
+    let read: Vec<RawItem> = items
+        .iter()
+        .filter(|item| item.is_object())
+        .map(|item| RawItem {
+            id: as_text(item.get("id")),
+            title: as_text(item.get("title")),
+            link: as_text(item.get("url")).or_else(|| as_text(item.get("external_url"))),
+            summary: as_text(item.get("summary"))
+                .or_else(|| as_text(item.get("content_text")))
+                .or_else(|| as_text(item.get("content_html"))),
+            date: as_text(item.get("date_published"))
+                .or_else(|| as_text(item.get("date_modified"))),
+        })
+        .filter(|item| item.title.is_some() || item.summary.is_some())
+        .collect();
     Some(Salvaged {
         title: as_text(value.get("title")),
-        items: items
-            .iter()
-            .map(|item| RawItem {
-                id: as_text(item.get("id")),
-                title: as_text(item.get("title")),
-                link: as_text(item.get("url")).or_else(|| as_text(item.get("external_url"))),
-                summary: as_text(item.get("summary"))
-                    .or_else(|| as_text(item.get("content_text")))
-                    .or_else(|| as_text(item.get("content_html"))),
-                date: as_text(item.get("date_published"))
-                    .or_else(|| as_text(item.get("date_modified"))),
-            })
-            .collect(),
+        malformed: items.len() - read.len(),
+        items: read,
     })
 }
 

@@ -24,7 +24,8 @@ const TITLE_TAGS: &[&str] = &[
 ];
 
 fn collapse(stripped: &str) -> String {
-    let decoded = html_escape::decode_html_entities(stripped);
+    let known = drop_unknown_entities(stripped);
+    let decoded = html_escape::decode_html_entities(&known);
     let decoded = repair::repair_mojibake(&decoded);
     let mut out = String::with_capacity(decoded.len());
     let mut space_pending = false;
@@ -42,6 +43,42 @@ fn collapse(stripped: &str) -> String {
         }
     }
     out
+}
+
+/// Removes named entity references that HTML does not define (`&lol9;`, `&xxe;`): they are
+/// what is left of a document's own DTD entities, which the XML reader never expands, and
+/// they must not reach a title, a classifier or an alert as text. A `&` that starts no
+/// reference ("AT&T", "&;") stays.
+fn drop_unknown_entities(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('&') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let name_len = after
+            .char_indices()
+            .find(|&(_, c)| !c.is_ascii_alphanumeric())
+            .map_or(after.len(), |(end, _)| end);
+        let is_reference = name_len > 0
+            && after.as_bytes()[0].is_ascii_alphabetic()
+            && after[name_len..].starts_with(';');
+        if is_reference {
+            let reference = &rest[at..at + name_len + 2];
+            // html-escape leaves a reference it does not know as it is.
+            if html_escape::decode_html_entities(reference) != reference {
+                out.push_str(reference);
+            }
+            rest = &rest[at + name_len + 2..];
+        } else {
+            out.push('&');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// Removes markup. A `<` only opens a tag when a letter, `/`, `!` or `?` follows, so text

@@ -98,7 +98,9 @@ impl Walker<'_> {
                 None
             }
             Err(err) => {
-                self.problem(key, format!("`{raw}` is not a valid URL: {err}"));
+                // Quoted as the logs show URLs: a query or user info may hold a token.
+                let shown = crate::redact::display_unparsed_url(raw);
+                self.problem(key, format!("`{shown}` is not a valid URL: {err}"));
                 None
             }
         }

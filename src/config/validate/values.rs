@@ -213,7 +213,7 @@ impl Walker<'_> {
 /// Where a secret came from, for messages: `$NAME`, `credential NAME` or an inline value.
 fn origin(names: &[String]) -> String {
     if names.is_empty() {
-        return "an inline value".to_string();
+        return crate::config::secret::INLINE_ORIGIN.to_string();
     }
     names
         .iter()
