@@ -180,15 +180,16 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
         return (StatusCode::NOT_FOUND, "metrics are off").into_response();
     };
     let view = state.view.borrow().clone();
-    // Gauges are read from the store when scraped, so they are never stale.
-    if let Ok(pending) = view.store().pending_alerts() {
+    // Gauges are read from the store's counts record when scraped, so they are never
+    // stale, and a scrape costs the same on a store of any size.
+    if let Ok(counts) = view.store().counts() {
         for sink in &view.config().sinks {
-            let depth = pending.iter().filter(|a| a.sink == sink.name).count();
+            let depth = counts.outbox.get(&sink.name).copied().unwrap_or(0);
             metrics::gauge!(metric::OUTBOX_DEPTH, "sink" => sink.name.clone()).set(depth as f64);
         }
+        metrics::gauge!(metric::STORIES).set(counts.stories as f64);
     }
     if let Ok(stats) = view.store().stats() {
-        metrics::gauge!(metric::STORIES).set(stats.stories as f64);
         metrics::gauge!(metric::STORE_BYTES).set(stats.size_on_disk as f64);
     }
     handle.run_upkeep();
@@ -405,15 +406,16 @@ fn render_status(view: &StatusView) -> Result<String, crate::store::StoreError> 
     html.push_str(
         "<h2>Outbox</h2><table id=\"outbox\"><tr><th>Sink</th><th>Pending</th><th>Dead</th></tr>",
     );
+    let counts = store.counts()?;
     for sink in &config.sinks {
+        let count = |per_sink: &std::collections::BTreeMap<String, u64>| {
+            per_sink.get(&sink.name).copied().unwrap_or(0)
+        };
         html.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             text(&sink.name),
-            pending_alerts
-                .iter()
-                .filter(|a| a.sink == sink.name)
-                .count(),
-            dead_alerts.iter().filter(|a| a.sink == sink.name).count(),
+            count(&counts.outbox),
+            count(&counts.dead),
         ));
     }
     html.push_str("</table>");

@@ -27,6 +27,9 @@ mod store;
 // Errors print their cause once; hints where a user needs one.
 mod errors;
 
+// Damaged stores: a clear error, never a hang, a panic or an empty start.
+mod store_damage;
+
 // Signatures, routing, mentions, dead-lettering by age.
 mod delivery;
 

@@ -4,7 +4,9 @@
 //! articles, story records and outbox entries land together; an alert leaves a sink's queue
 //! only when marked sent or moved to the dead-letter list; a store written with another
 //! schema version is refused, as is a store another process holds, each with its path; a
-//! schema 1 store is migrated with every article, tombstone and alert id kept.
+//! schema 1 store is migrated with every article, tombstone and alert id kept; the counts
+//! record equals a full scan after every kind of write, and a schema 2 store gets it by a
+//! count at migration.
 
 use chrono::Utc;
 use parleyd::model::{Article, Verdict};
@@ -724,4 +726,122 @@ async fn a_join_moves_the_story_on_for_the_next_commit() {
     let outcome = commit_one(&store, alerting(third), at(60));
     assert!(outcome.queued.is_empty(), "alerted again: {outcome:?}");
     assert_eq!(outcome.joined_story, 1);
+}
+
+/// The counts record equals a full scan, and `stats` says the same.
+fn counts_agree(store: &Store, step: &str) {
+    let counts = store.counts().unwrap();
+    assert_eq!(counts, store.count_all().unwrap(), "after {step}");
+    let stats = store.stats().unwrap();
+    assert_eq!(
+        (
+            stats.articles as u64,
+            stats.pending as u64,
+            stats.dead as u64
+        ),
+        (counts.articles, counts.pending(), counts.dead_letters()),
+        "after {step}"
+    );
+}
+
+#[tokio::test]
+async fn the_counts_record_follows_every_kind_of_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), CACHE).unwrap();
+    counts_agree(&store, "a new store");
+    let quiet_ones: Vec<NewArticle> = (0..5)
+        .map(|i| quiet(article("one", &i.to_string(), "Rial falls")))
+        .collect();
+    commit(&store, "https://one.example/rss", quiet_ones.clone());
+    commit(&store, "https://one.example/rss", quiet_ones);
+    counts_agree(&store, "quiet articles, twice");
+    let news = article("two", "1", "US and Iran hold talks in Oman");
+    commit(
+        &store,
+        &news.feed_url,
+        vec![
+            alerting_to(news.clone(), &["a", "b"]),
+            quiet(article("two", "2", "Rial falls")),
+        ],
+    );
+    let other = article("three", "1", "Washington and Tehran agree on a hotline");
+    commit(
+        &store,
+        &other.feed_url.clone(),
+        vec![alerting_to(other, &["a"])],
+    );
+    let counts = store.counts().unwrap();
+    assert_eq!(counts.articles, 8);
+    assert_eq!((counts.feeds, counts.stories), (3, 2));
+    assert_eq!(counts.outbox.get("a"), Some(&2));
+    assert_eq!(counts.outbox.get("b"), Some(&1));
+    counts_agree(&store, "alerting commits");
+    store
+        .put_feed_state("https://four.example/rss", &FeedState::default())
+        .unwrap();
+    store
+        .put_feed_state("https://four.example/rss", &FeedState::default())
+        .unwrap();
+    counts_agree(&store, "a failed poll's feed state, twice");
+
+    let (key, alert) = store.due_alerts("a", Utc::now(), 10).unwrap().remove(0);
+    store.mark_sent(&key, &alert, Utc::now(), None).unwrap();
+    counts_agree(&store, "a delivery");
+    let (key, mut alert) = store.due_alerts("a", Utc::now(), 10).unwrap().remove(0);
+    alert.attempts = 1;
+    store.update_alert(&key, &alert).unwrap();
+    counts_agree(&store, "a retry");
+    store.move_to_dead(&key, &alert).unwrap();
+    let (key, alert) = store.due_alerts("b", Utc::now(), 10).unwrap().remove(0);
+    store.move_to_dead(&key, &alert).unwrap();
+    assert_eq!(store.counts().unwrap().dead_letters(), 2);
+    counts_agree(&store, "dead-lettering");
+    assert_eq!(store.retry_dead(None, Utc::now()).unwrap(), 2);
+    counts_agree(&store, "re-queueing the dead");
+
+    store.prune(Utc::now() + chrono::Duration::days(1)).unwrap();
+    let counts = store.counts().unwrap();
+    assert_eq!(counts.articles, 8, "pruned articles stay as tombstones");
+    assert_eq!((counts.stories, counts.sent), (0, 0));
+    counts_agree(&store, "pruning");
+}
+
+#[test]
+fn a_schema_2_store_is_counted_once_when_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    {
+        let store = Store::open(&path, CACHE).unwrap();
+        let news = article("one", "1", "US and Iran hold talks in Oman");
+        commit(
+            &store,
+            &news.feed_url.clone(),
+            vec![alerting(news), quiet(article("one", "2", "Rial falls"))],
+        );
+        store.close().unwrap();
+    }
+    // What a schema 2 parleyd wrote: no counts record.
+    {
+        let db = sled::open(&path).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.remove("counts").unwrap();
+        meta.insert("schema_version", &2u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    std::fs::remove_file(path.join("parleyd-clean-shutdown.json")).unwrap();
+    let store = Store::open(&path, CACHE).unwrap();
+    let counts = store.counts().unwrap();
+    assert_eq!((counts.articles, counts.feeds, counts.stories), (2, 1, 1));
+    assert_eq!(counts.pending(), 1);
+    counts_agree(&store, "the migration");
+    drop(store);
+    let db = sled::open(&path).unwrap();
+    let schema = db
+        .open_tree("meta")
+        .unwrap()
+        .get("schema_version")
+        .unwrap()
+        .unwrap();
+    assert_eq!(schema.as_ref(), SCHEMA_VERSION.to_be_bytes());
+    assert_eq!(SCHEMA_VERSION, 3);
 }

@@ -26,6 +26,18 @@ pub(super) enum StoreAccess {
     },
 }
 
+/// A store this command opened is closed cleanly on every way out, so the next open finds
+/// the clean-shutdown mark.
+impl Drop for StoreAccess {
+    fn drop(&mut self) {
+        if let StoreAccess::Direct(store) = self
+            && let Err(err) = store.close()
+        {
+            eprintln!("parleyd: {err}");
+        }
+    }
+}
+
 impl StoreAccess {
     /// Opens the store `config` names, or, when a process holds it, asks the daemon
     /// listening on the config's `[server] listen` address.

@@ -144,7 +144,7 @@ pub async fn once(config: Config) -> Result<OnceReport, StartError> {
         }
     }
     prune_store(&pipeline);
-    if let Err(err) = pipeline.store().flush().await {
+    if let Err(err) = close_store(pipeline.store()).await {
         tracing::error!(error = %err, "Final flush failed.");
         report.delivery_failed += 1;
     }
@@ -231,10 +231,25 @@ pub async fn run(
             grace = %crate::duration::human(SHUTDOWN_GRACE),
             "Some tasks did not finish in time; their work will be redone at the next start."
         );
+        // Still writing: flushed, but not marked closed cleanly, since the counts the
+        // mark records could still change.
+        pipeline.store().flush().await?;
+        return Ok(());
     }
-    pipeline.store().flush().await?;
+    close_store(pipeline.store()).await?;
     tracing::info!("Store flushed; stopped.");
     Ok(())
+}
+
+/// Flushes the store and marks it closed cleanly, off the async workers (a flush blocks).
+async fn close_store(store: &crate::store::Store) -> Result<(), StoreError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .map_err(|join_error| StoreError::Io {
+            operation: "close",
+            cause: sled::Error::Io(std::io::Error::other(join_error)),
+        })?
 }
 
 /// One line for `systemctl status`: feeds, failing feeds, alerts waiting.

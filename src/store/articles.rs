@@ -2,11 +2,15 @@
 //!
 //! A pruned article leaves a tombstone, so it is never taken for new again.
 
+use super::counts::{self, Counts};
 use super::records::{SentAlert, StoredArticle, StoryRecord, Tombstone};
-use super::{Store, StoreError, decode_all, io, keys};
+use super::{Store, StoreError, decode_all, io, keys, tx_error};
 use crate::model::Article;
 use crate::sync::lock;
 use chrono::{DateTime, Utc};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::convert::Infallible;
 
 impl Store {
     /// Whether this article is already stored (or was, and has been pruned).
@@ -66,22 +70,32 @@ impl Store {
                 pruned += 1;
             }
         }
+        let mut old_stories = Vec::new();
         for item in self.stories.iter() {
             let (key, value) = item.map_err(io("stories scan"))?;
             if keys::decode::<StoryRecord>(&value).is_ok_and(|story| story.first_seen < cutoff) {
-                self.stories.remove(key).map_err(io("stories prune"))?;
+                old_stories.push(key);
             }
         }
+        self.remove_counted(&self.stories, &old_stories, |counts, n| {
+            counts.stories = counts.stories.saturating_sub(n);
+        })
+        .map_err(tx_error("stories prune"))?;
         // Stories were removed without a version change: read them afresh next time.
         *lock(&self.stories_read) = None;
+        let mut old_sent = Vec::new();
         for item in self.sent.iter() {
             let (key, value) = item.map_err(io("sent scan"))?;
             if let Ok(sent) = keys::decode::<SentAlert>(&value)
                 && sent.sent_at < cutoff
             {
-                self.sent.remove(key).map_err(io("sent prune"))?;
+                old_sent.push(key);
             }
         }
+        self.remove_counted(&self.sent, &old_sent, |counts, n| {
+            counts.sent = counts.sent.saturating_sub(n);
+        })
+        .map_err(tx_error("sent prune"))?;
         Ok(pruned)
     }
 
@@ -111,5 +125,27 @@ impl Store {
             .insert(keys::LAST_PRUNE_KEY, &now.timestamp().to_be_bytes())
             .map_err(io("last prune write"))?;
         Ok(Some(pruned))
+    }
+
+    /// Removes `keys` from `tree`, a chunk per transaction, taking each chunk's removals off
+    /// the counts with `uncount`.
+    fn remove_counted(
+        &self,
+        tree: &sled::Tree,
+        keys: &[sled::IVec],
+        uncount: impl Fn(&mut Counts, u64),
+    ) -> Result<(), TransactionError<Infallible>> {
+        const CHUNK: usize = 500;
+        for chunk in keys.chunks(CHUNK) {
+            (tree, &self.meta).transaction(|(tree, meta)| {
+                let mut removed = 0;
+                for key in chunk {
+                    removed += u64::from(tree.remove(key)?.is_some());
+                }
+                counts::change(meta, |counts| uncount(counts, removed))?;
+                Ok::<_, ConflictableTransactionError<Infallible>>(())
+            })?;
+        }
+        Ok(())
     }
 }

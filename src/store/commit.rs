@@ -1,12 +1,13 @@
 //! One poll's commit.
 //!
-//! Quiet articles go in one batch; alerting articles, the stories they open or join, their
-//! outbox entries and the feed's state in one transaction (see [`super`]).
+//! Its articles, the stories they open or join, their outbox entries, the feed's state
+//! and the counts record, in one transaction (see [`super`]).
 
+use super::counts::{self, Counts};
 use super::keys;
 use super::records::{StoredArticle, StoryRecord};
 use super::stories::{StoryBound, join_story, joined_story, with_written};
-use super::{FeedState, Store, StoreError, io};
+use super::{FeedState, Store, StoreError, io, tx_error};
 use crate::classify::StoryKey;
 use crate::model::{Alert, Article, Verdict, alert_id, link_fingerprint};
 use chrono::{DateTime, Utc};
@@ -100,8 +101,8 @@ pub struct CommitOutcome {
 }
 
 impl Store {
-    /// Commits one poll: quiet articles as a batch, the rest in one transaction (see the
-    /// module documentation and [`PollCommit`]).
+    /// Commits one poll in one transaction (see the module documentation and
+    /// [`PollCommit`]).
     ///
     /// Story matching needs to read recent stories, which a sled transaction cannot scan,
     /// so they are read first together with a stories version; the transaction aborts and
@@ -112,10 +113,9 @@ impl Store {
     /// [`StoreError::Io`] if a write fails; the feed state is then not advanced, so the
     /// poll is redone.
     pub fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<CommitOutcome, StoreError> {
-        // Articles that raise no alert touch no story or outbox entry, so they need no
-        // transaction (which cost half of a cold start): they go in first, as one atomic
-        // batch. A crash after the batch leaves them stored and the old feed state; the next
-        // poll reads the body again, finds them, and redoes only what the transaction holds.
+        // Articles that raise no alert touch no story or outbox entry: a poll with only
+        // those needs neither the stories nor their version check. They share the
+        // transaction with the feed state and the counts, so the counts cannot drift.
         let mut quiet = Vec::new();
         let mut alerting = Vec::new();
         for new in &commit.articles {
@@ -124,21 +124,30 @@ impl Store {
                 _ => alerting.extend(StoryBound::of(new)),
             }
         }
-        let previous = self.feed_state(commit.feed_url)?;
         // A feed with no state has never committed, so none of its articles can be stored
-        // (their keys hold the feed URL), except quiet ones from a commit that crashed
-        // before its state landed, and writing those again writes the same bytes. Skipping
-        // the look-ups saves a sled read per article on a cold start.
-        let stored_quietly = self.store_quiet(&quiet, previous.is_some())?;
+        // (their keys hold the feed URL, and its articles and its state are written in one
+        // transaction): skipping the look-ups saves a sled read per article on a cold start.
+        // The insert still says whether a key was new, so the counts stay exact even over
+        // what an older parleyd left after a crash.
+        let look_up = self.feed_state(commit.feed_url)?.is_some();
+        let quiet: Vec<QuietWrite<'_>> = quiet
+            .into_iter()
+            .map(|(article, verdict)| QuietWrite::new(article, verdict))
+            .collect();
         if alerting.is_empty() {
-            self.put_feed_state(
-                commit.feed_url,
-                &counted_state(commit, previous, stored_quietly),
-            )?;
-            return Ok(CommitOutcome {
-                stored: stored_quietly,
-                ..CommitOutcome::default()
-            });
+            return (&self.articles, &self.feeds, &self.meta)
+                .transaction(|(articles, feeds, meta)| {
+                    let mut delta = Counts::default();
+                    let stored = write_quiet(articles, &quiet, look_up, self.legacy_keys)?;
+                    delta.articles = stored as u64;
+                    put_counted_state(feeds, commit, stored, &mut delta)?;
+                    counts::change(meta, |counts| counts.add(&delta))?;
+                    Ok(CommitOutcome {
+                        stored,
+                        ..CommitOutcome::default()
+                    })
+                })
+                .map_err(tx_error("poll commit"));
         }
         // Sequence numbers are drawn outside the transaction so a re-run reuses them.
         let sequences = (0..alerting.len())
@@ -169,6 +178,9 @@ impl Store {
                         outbox,
                         legacy_keys: self.legacy_keys,
                     };
+                    let mut delta = Counts::default();
+                    let stored_quietly = write_quiet(articles, &quiet, look_up, self.legacy_keys)?;
+                    delta.articles = stored_quietly as u64;
                     let (outcome, written) = apply_commit(
                         commit,
                         &alerting,
@@ -176,7 +188,9 @@ impl Store {
                         &sequences,
                         &all_stories,
                         &trees,
+                        &mut delta,
                     )?;
+                    counts::change(meta, |counts| counts.add(&delta))?;
                     // A joined story changed too (its latest report, its words): the next
                     // commit must decide on the new record, not a cached one.
                     if !written.is_empty() {
@@ -204,36 +218,83 @@ impl Store {
             operation: "poll commit",
         })
     }
+}
 
-    /// Writes articles that raise no alert as one atomic batch; returns how many were new.
-    /// Without `look_up` every article counts as new (the caller knows none is stored).
-    fn store_quiet(
-        &self,
-        articles: &[(&Article, Option<&Verdict>)],
-        look_up: bool,
-    ) -> Result<usize, StoreError> {
-        let mut stored = 0;
-        let mut batch = sled::Batch::default();
-        for (article, verdict) in articles {
-            let key = article.store_key();
-            if look_up && self.contains_article(article)? {
-                continue;
-            }
-            let value = StoredArticle {
-                article: (*article).clone(),
-                verdict: verdict.cloned(),
-                alert_id: None,
-            };
-            batch.insert(&key[..], keys::encode(&value));
+/// An article that raises no alert, encoded before the transaction (which holds sled's
+/// write lock while it runs).
+struct QuietWrite<'a> {
+    article: &'a Article,
+    key: [u8; 16],
+    value: Vec<u8>,
+}
+
+impl<'a> QuietWrite<'a> {
+    fn new(article: &'a Article, verdict: Option<&Verdict>) -> QuietWrite<'a> {
+        let value = StoredArticle {
+            article: article.clone(),
+            verdict: verdict.cloned(),
+            alert_id: None,
+        };
+        QuietWrite {
+            article,
+            key: article.store_key(),
+            value: keys::encode(&value),
+        }
+    }
+}
+
+/// Writes articles that raise no alert; returns how many were new. With `look_up`, an
+/// article already stored (or pruned, under either key layout) is left as it is.
+fn write_quiet<E>(
+    articles: &TransactionalTree,
+    quiet: &[QuietWrite<'_>],
+    look_up: bool,
+    legacy_keys: bool,
+) -> Result<usize, ConflictableTransactionError<E>> {
+    let mut stored = 0;
+    for write in quiet {
+        if look_up && contains_article(articles, write.article, legacy_keys)? {
+            continue;
+        }
+        if articles
+            .insert(&write.key[..], write.value.as_slice())?
+            .is_none()
+        {
             stored += 1;
         }
-        if stored > 0 {
-            self.articles
-                .apply_batch(batch)
-                .map_err(io("articles write"))?;
-        }
-        Ok(stored)
     }
+    Ok(stored)
+}
+
+/// [`Store::contains_article`], inside a transaction.
+fn contains_article<E>(
+    articles: &TransactionalTree,
+    article: &Article,
+    legacy_keys: bool,
+) -> Result<bool, ConflictableTransactionError<E>> {
+    for key in keys::article_keys(article, legacy_keys) {
+        if articles.get(key)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Writes the feed's state after this poll, counting the feed if it is new.
+fn put_counted_state<E>(
+    feeds: &TransactionalTree,
+    commit: &PollCommit<'_>,
+    stored: usize,
+    delta: &mut Counts,
+) -> Result<(), ConflictableTransactionError<E>> {
+    let previous = feeds.get(commit.feed_url.as_bytes())?;
+    if previous.is_none() {
+        delta.feeds += 1;
+    }
+    let previous = previous.and_then(|bytes| keys::decode::<FeedState>(&bytes).ok());
+    let state = counted_state(commit, previous, stored);
+    feeds.insert(commit.feed_url.as_bytes(), keys::encode(&state))?;
+    Ok(())
 }
 
 /// The transaction saw another poll's new story; the commit is redone.
@@ -254,12 +315,7 @@ pub(super) struct CommitTrees<'t> {
 impl CommitTrees<'_> {
     /// [`Store::contains_article`], inside the transaction.
     fn contains_article(&self, article: &Article) -> TxResult<bool> {
-        for key in keys::article_keys(article, self.legacy_keys) {
-            if self.articles.get(key)?.is_some() {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        contains_article(self.articles, article, self.legacy_keys)
     }
 }
 
@@ -272,6 +328,7 @@ fn apply_commit(
     sequences: &[u64],
     stories: &[StoryRecord],
     trees: &CommitTrees<'_>,
+    delta: &mut Counts,
 ) -> TxResult<(CommitOutcome, Vec<StoryRecord>)> {
     let window =
         chrono::Duration::from_std(commit.story_window).unwrap_or(chrono::Duration::days(3));
@@ -321,10 +378,14 @@ fn apply_commit(
                     reported_by: vec![new.article.feed.clone()],
                 };
                 trees.stories.insert(id.as_bytes(), keys::encode(&story))?;
+                delta.stories += 1;
                 written.push(story);
                 match new.alert_sinks {
                     Some(sinks) => {
                         queue_alerts(trees, new, sinks, &id, sequence, commit.now)?;
+                        for sink in sinks {
+                            counts::add_for_sink(&mut delta.outbox, sink, 1);
+                        }
                         stored.alert_id = Some(id.clone());
                         outcome.queued.push(id);
                     }
@@ -333,16 +394,10 @@ fn apply_commit(
             }
         }
         trees.articles.insert(&key[..], keys::encode(&stored))?;
+        delta.articles += 1;
         outcome.stored += 1;
     }
-    let previous = trees
-        .feeds
-        .get(commit.feed_url.as_bytes())?
-        .and_then(|bytes| keys::decode::<FeedState>(&bytes).ok());
-    let state = counted_state(commit, previous, outcome.stored);
-    trees
-        .feeds
-        .insert(commit.feed_url.as_bytes(), keys::encode(&state))?;
+    put_counted_state(trees.feeds, commit, outcome.stored, delta)?;
     Ok((outcome, written))
 }
 

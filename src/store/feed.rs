@@ -3,9 +3,10 @@
 //! The daemon never edits a [`FeedState`] field by field: a poll ends in one of the
 //! transitions below, so what "success", "failure" and "unchanged" mean is written once.
 
-use super::{Store, StoreError, io, keys};
+use super::{Store, StoreError, counts, io, keys, tx_error};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sled::Transactional;
 
 /// What parleyd remembers about a feed between polls and across restarts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -130,15 +131,21 @@ impl Store {
         Ok(bytes.and_then(|b| keys::decode(&b).ok()))
     }
 
-    /// Saves a feed's state on its own (after a failed or unchanged poll).
+    /// Saves a feed's state on its own (after a failed or unchanged poll), counting the
+    /// feed if it is new.
     ///
     /// # Errors
     /// [`StoreError::Io`] on a write failure.
     pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
-        self.feeds
-            .insert(feed_url, keys::encode(state))
-            .map_err(io("feed state write"))?;
-        Ok(())
+        let value = keys::encode(state);
+        (&self.feeds, &self.meta)
+            .transaction(|(feeds, meta)| {
+                if feeds.insert(feed_url, value.as_slice())?.is_none() {
+                    counts::change(meta, |counts| counts.feeds += 1)?;
+                }
+                Ok(())
+            })
+            .map_err(tx_error("feed state write"))
     }
 }
 

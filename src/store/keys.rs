@@ -4,12 +4,16 @@
 //! |------------|---------------------------------------|--------------------------------|
 //! | `meta`     | `schema_version`, `stories_version`,  | u32 / u64 / i64 (Unix seconds),|
 //! |            | `last_prune`, `legacy_article_keys`   | big-endian; a flag byte        |
+//! |            | `counts`                              | [`super::Counts`]              |
 //! | `articles` | xxh3-64(feed URL), xxh3-64(key), 16 B | [`super::StoredArticle`]       |
 //! | `feeds`    | feed URL, UTF-8                       | [`super::FeedState`]           |
 //! | `stories`  | alert id (32 hex characters)          | [`super::StoryRecord`]         |
 //! | `outbox`   | sink name, 0x00, sequence u64 BE      | [`crate::model::Alert`]        |
 //! | `dead`     | as `outbox`                           | [`crate::model::Alert`]        |
 //! | `sent`     | sink name, 0x00, alert id             | [`super::SentAlert`]           |
+//!
+//! Between a clean close and the next open, the store folder also holds sled's neighbour
+//! `parleyd-clean-shutdown.json` (see `clean`).
 //!
 //! Values are one version byte followed by JSON, so a later schema can read old records.
 //! The sequence in outbox keys comes from sled's monotonic id generator, so a sink's entries
@@ -21,7 +25,8 @@ use serde::de::DeserializeOwned;
 
 /// Bump when a key layout or value shape changes incompatibly (and migrate in
 /// `Store::open`). 2: article keys lead with the feed's hash (1 hashed both together).
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: `meta` holds the counts record, which every write keeps.
+pub const SCHEMA_VERSION: u32 = 3;
 /// The first byte of every value.
 const VALUE_VERSION: u8 = 1;
 
@@ -37,6 +42,8 @@ pub(super) const SCHEMA_KEY: &[u8] = b"schema_version";
 pub(super) const STORIES_VERSION_KEY: &[u8] = b"stories_version";
 /// When the store was last pruned.
 pub(super) const LAST_PRUNE_KEY: &[u8] = b"last_prune";
+/// The counts record (see [`super::Counts`]).
+pub(super) const COUNTS_KEY: &[u8] = b"counts";
 /// Set when a schema 1 store kept tombstones under schema 1 keys (see [`article_keys`]).
 pub(super) const LEGACY_KEYS_KEY: &[u8] = b"legacy_article_keys";
 

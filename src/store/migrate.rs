@@ -1,46 +1,78 @@
-//! Schema versions: stamp a new store, migrate a schema 1 store, refuse anything else.
+//! Schema versions: stamp a new store, migrate a schema 1 or 2 store, refuse anything else.
 
 use super::records::StoredArticle;
-use super::{SCHEMA_VERSION, StoreError, keys};
+use super::{SCHEMA_VERSION, Store, StoreError, keys};
 use chrono::Utc;
-use std::path::Path;
 
-/// Brings the store at `path` to [`SCHEMA_VERSION`], or says why it cannot.
-pub(super) fn check_schema(
-    path: &Path,
-    meta: &sled::Tree,
-    articles: &sled::Tree,
-) -> Result<(), StoreError> {
-    let open_error = |cause| StoreError::Open {
-        path: path.to_path_buf(),
-        cause,
+/// Brings the store to [`SCHEMA_VERSION`], or says why it cannot. `existed` says whether
+/// sled had written anything to disk before this open: such a store without a schema
+/// record has lost its meta tree, and starting it as a new, empty store would hide that.
+pub(super) fn check_schema(store: &Store, existed: bool) -> Result<(), StoreError> {
+    let path = &store.path;
+    let open_error = |cause| super::open::open_error(path, cause);
+    let Some(bytes) = store.meta.get(keys::SCHEMA_KEY).map_err(open_error)? else {
+        if existed {
+            return Err(super::open::damaged(
+                path,
+                "it holds data on disk but no schema record: its meta tree is lost".into(),
+            ));
+        }
+        return stamp_new(store).map_err(open_error);
     };
-    match meta.get(keys::SCHEMA_KEY).map_err(open_error)? {
-        Some(bytes) => {
-            let found = bytes
-                .as_ref()
-                .try_into()
-                .map(u32::from_be_bytes)
-                .unwrap_or(0);
-            if found == 1 {
-                migrate_article_keys(articles, meta).map_err(open_error)?;
-            } else if found != SCHEMA_VERSION {
-                return Err(StoreError::Schema {
-                    path: path.to_path_buf(),
-                    found,
-                    expected: SCHEMA_VERSION,
-                });
-            }
-        }
-        None => {
-            meta.insert(keys::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
-                .map_err(open_error)?;
-            // A new store has nothing to prune: without this, the first `once` of a
-            // cold start read back every article it had just written.
-            meta.insert(keys::LAST_PRUNE_KEY, &Utc::now().timestamp().to_be_bytes())
-                .map_err(open_error)?;
-        }
+    let found = bytes
+        .as_ref()
+        .try_into()
+        .map(u32::from_be_bytes)
+        .unwrap_or(0);
+    if found == 1 {
+        migrate_article_keys(&store.articles, &store.meta).map_err(open_error)?;
     }
+    match found {
+        1 | 2 => count_records(store),
+        SCHEMA_VERSION => Ok(()),
+        _ => Err(StoreError::Schema {
+            path: path.to_path_buf(),
+            found,
+            expected: SCHEMA_VERSION,
+        }),
+    }
+}
+
+/// A new store: its schema, zero counts, and no pruning due yet (without that, the first
+/// `once` of a cold start read back every article it had just written). Flushed at once,
+/// so that a store with anything on disk always has its schema record.
+fn stamp_new(store: &Store) -> sled::Result<()> {
+    let mut batch = sled::Batch::default();
+    batch.insert(keys::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes());
+    batch.insert(keys::LAST_PRUNE_KEY, &Utc::now().timestamp().to_be_bytes());
+    batch.insert(keys::COUNTS_KEY, keys::encode(&super::Counts::default()));
+    store.meta.apply_batch(batch)?;
+    store.meta.flush()?;
+    Ok(())
+}
+
+/// Schema 3: counts every record once, then writes the counts record and the new schema
+/// together. Re-running after a crash part-way counts again.
+fn count_records(store: &Store) -> Result<(), StoreError> {
+    let counts = store.count_all()?;
+    let mut batch = sled::Batch::default();
+    batch.insert(keys::COUNTS_KEY, keys::encode(&counts));
+    batch.insert(keys::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes());
+    let write = |result: sled::Result<()>| {
+        result.map_err(|cause| StoreError::Io {
+            operation: "migration",
+            cause,
+        })
+    };
+    write(store.meta.apply_batch(batch))?;
+    write(store.meta.flush().map(drop))?;
+    tracing::info!(
+        articles = counts.articles,
+        feeds = counts.feeds,
+        stories = counts.stories,
+        pending = counts.pending(),
+        "Store migrated to schema {SCHEMA_VERSION}: its records were counted once."
+    );
     Ok(())
 }
 
@@ -76,12 +108,12 @@ fn migrate_article_keys(articles: &sled::Tree, meta: &sled::Tree) -> sled::Resul
     if tombstones > 0 {
         meta.insert(keys::LEGACY_KEYS_KEY, &[1])?;
     }
-    meta.insert(keys::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+    meta.insert(keys::SCHEMA_KEY, &2u32.to_be_bytes())?;
     meta.flush()?;
     tracing::info!(
         moved,
         tombstones,
-        "Store migrated to schema {SCHEMA_VERSION}: article keys now lead with the feed."
+        "Store migrated to schema 2: article keys now lead with the feed."
     );
     Ok(())
 }

@@ -1,29 +1,42 @@
 //! Owns the sled database: articles, feed state, stories and the alert outbox.
 //!
-//! A poll is written in two atomic steps: first its articles that raise no alert (one
-//! batch), then in one serializable transaction its alerting articles, story records,
-//! outbox entries and the feed's state. Callers flush before any alert leaves. A crash at
-//! any point therefore keeps the whole poll, or loses the transaction's part, which the next
-//! poll redoes because the feed state (ETag, body hash) was lost with it. Transaction
-//! closures only read and write the trees: sled may run them more than once.
+//! A poll is written in one serializable transaction: its articles, story records,
+//! outbox entries, the feed's state and the counts record. Callers flush before any alert
+//! leaves. A crash at any point therefore keeps the whole poll or loses it, and the next
+//! poll redoes a lost one because the feed state (ETag, body hash) was lost with it.
+//! Transaction closures only read and write the trees: sled may run them more than once.
+//!
+//! Every write that adds or removes records changes the counts record in the same
+//! transaction, so `stats`, `/metrics` and the status page read counts, never scan; at
+//! open the counts are compared with a cheap look at the trees and with the mark a clean
+//! close left, so a damaged store is reported instead of starting empty.
 //!
 //! One file per job: `keys` (the on-disk layout table and value codec), `records` (what
 //! is stored), `feed` (a feed's state and its transitions), `commit` (a poll's commit and
-//! the story rule), `outbox` (delivery bookkeeping), `articles` (reads and pruning) and
-//! `migrate` (schema versions).
+//! the story rule), `outbox` (delivery bookkeeping), `articles` (reads and pruning),
+//! `migrate` (schema versions), `open` (a bounded open and what its errors mean),
+//! `counts` (the counts record and the cheap look), `clean` (the clean-shutdown mark) and
+//! `check` (the full check).
 
 mod articles;
+mod check;
+mod clean;
 mod commit;
+mod counts;
 mod feed;
 mod keys;
 mod migrate;
+mod open;
 mod outbox;
 mod records;
 mod stories;
 
+pub use check::{CHECK_LIMIT, CheckReport};
 pub use commit::{Alerting, CommitOutcome, NewArticle, PollCommit};
+pub use counts::Counts;
 pub use feed::{FeedState, NewBody};
 pub use keys::SCHEMA_VERSION;
+pub use open::OPEN_LIMIT;
 pub use records::{SentAlert, StoreStats, StoredArticle, StoryRecord};
 
 use sled::transaction::TransactionError;
@@ -36,7 +49,16 @@ use stories::StoriesRead;
 /// Store failures. Each names the store path or the tree involved.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database could not be opened.
+    /// The store cannot be read as it is: sled panicked, looped, or found corrupted data,
+    /// or what it holds contradicts the store's own counts.
+    #[error("store at {path} is damaged: {what}; see README 'Recovering a store'")]
+    Damaged {
+        /// The sled directory.
+        path: PathBuf,
+        /// What is wrong, and the way out when there is a simple one.
+        what: String,
+    },
+    /// The folder could not be opened for another reason (permissions, a full disk).
     #[error("cannot open the store at {path}: {cause}")]
     Open {
         /// The sled directory.
@@ -125,59 +147,16 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// How long opening waits for sled's file lock to be released.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Opens sled, waiting up to `wait` for its file lock. sled releases the lock when the
-/// last handle to a database drops, and its flusher thread holds one for a moment after
-/// the database is closed: a store closed and opened again at once (a restart, a command
-/// run right after `once`) would otherwise be refused as held by another process.
-fn open_when_unlocked(
-    path: &Path,
-    cache_capacity: u64,
-    wait: std::time::Duration,
-) -> Result<sled::Db, StoreError> {
-    let deadline = std::time::Instant::now() + wait;
-    loop {
-        let opened = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_capacity)
-            .open();
-        match opened {
-            Err(sled::Error::Io(err)) if is_lock_error(&err) => {
-                if std::time::Instant::now() >= deadline {
-                    return Err(StoreError::Locked {
-                        path: path.to_path_buf(),
-                    });
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            other => {
-                return other.map_err(|cause| StoreError::Open {
-                    path: path.to_path_buf(),
-                    cause,
-                });
-            }
-        }
-    }
-}
-
-/// sled reports a held lock only as an I/O error with this text (sled 0.34, `flock`
-/// answering `EWOULDBLOCK`).
-fn is_lock_error(err: &std::io::Error) -> bool {
-    err.to_string().contains("could not acquire lock")
-}
-
 impl Store {
     /// Opens (or creates) the store at `path`, waiting a moment for a lock that a process
-    /// that just stopped still holds.
+    /// that just stopped still holds, and checks it, all within [`OPEN_LIMIT`].
     ///
     /// # Errors
-    /// [`StoreError::Locked`] if another process holds it, [`StoreError::Open`] if sled
-    /// cannot open it otherwise, [`StoreError::Schema`] if it was written by an
-    /// incompatible version.
+    /// [`StoreError::Locked`] if another process holds it, [`StoreError::Damaged`] if it
+    /// cannot be read as it is, [`StoreError::Schema`] if it was written by an incompatible
+    /// version, [`StoreError::Open`] for anything else sled refuses.
     pub fn open(path: &Path, cache_capacity: u64) -> Result<Store, StoreError> {
-        Store::open_waiting(path, cache_capacity, LOCK_WAIT)
+        Store::open_bounded(path, cache_capacity, open::LOCK_WAIT)
     }
 
     /// Like [`Store::open`], without waiting for the lock: for a command that asks a
@@ -186,29 +165,35 @@ impl Store {
     /// # Errors
     /// As [`Store::open`].
     pub fn open_now(path: &Path, cache_capacity: u64) -> Result<Store, StoreError> {
-        Store::open_waiting(path, cache_capacity, std::time::Duration::ZERO)
+        Store::open_bounded(path, cache_capacity, std::time::Duration::ZERO)
     }
 
-    fn open_waiting(
+    fn open_bounded(
         path: &Path,
         cache_capacity: u64,
         wait: std::time::Duration,
     ) -> Result<Store, StoreError> {
-        let open_error = |cause| StoreError::Open {
-            path: path.to_path_buf(),
-            cause,
-        };
-        let db = open_when_unlocked(path, cache_capacity, wait)?;
+        let owned = path.to_path_buf();
+        open::bounded(path, OPEN_LIMIT, move || {
+            Store::open_checked(&owned, cache_capacity, wait)
+        })
+    }
+
+    /// Opens and checks the store on the calling thread (see [`open::bounded`]).
+    fn open_checked(
+        path: &Path,
+        cache_capacity: u64,
+        wait: std::time::Duration,
+    ) -> Result<Store, StoreError> {
+        let open_error = |cause| open::open_error(path, cause);
+        // sled writes nothing until its first flush, which comes after a new store's
+        // schema record: a log on disk means the store existed.
+        let existed = std::fs::metadata(path.join("db")).is_ok_and(|file| file.len() > 0);
+        let db = open::open_when_unlocked(path, cache_capacity, wait)?;
         let tree = |name: &str| db.open_tree(name).map_err(open_error);
-        let meta = tree(keys::META)?;
-        let articles = tree(keys::ARTICLES)?;
-        migrate::check_schema(path, &meta, &articles)?;
-        let legacy_keys = meta
-            .contains_key(keys::LEGACY_KEYS_KEY)
-            .map_err(open_error)?;
-        Ok(Store {
-            articles,
-            legacy_keys,
+        let mut store = Store {
+            articles: tree(keys::ARTICLES)?,
+            legacy_keys: false,
             stories_read: Arc::new(Mutex::new(None)),
             flush_requests: Arc::new(AtomicU64::new(0)),
             flushed: Arc::new(tokio::sync::Mutex::new(0)),
@@ -217,10 +202,25 @@ impl Store {
             outbox: tree(keys::OUTBOX)?,
             dead: tree(keys::DEAD)?,
             sent: tree(keys::SENT)?,
-            meta,
+            meta: tree(keys::META)?,
             path: path.to_path_buf(),
-            db,
-        })
+            db: db.clone(),
+        };
+        migrate::check_schema(&store, existed)?;
+        if let Some(what) = store.look().map_err(open_error)? {
+            return Err(open::damaged(path, what));
+        }
+        store.legacy_keys = store
+            .meta
+            .contains_key(keys::LEGACY_KEYS_KEY)
+            .map_err(open_error)?;
+        if !store.take_mark()? && existed {
+            tracing::warn!(
+                store = %path.display(),
+                "The store was not closed cleanly last time (a crash, a kill or a power loss); sled recovered it from its log."
+            );
+        }
+        Ok(store)
     }
 
     /// Whether the store answers: one small read, cheap enough for every health check.
@@ -268,19 +268,34 @@ impl Store {
         Ok(())
     }
 
-    /// Counts and size, for `parleyd stats` (walks every tree: not for hot paths).
+    /// Makes every write durable and marks the store as closed cleanly, with its counts,
+    /// which the next open checks and clears. Call once, when nothing writes any more.
     ///
     /// # Errors
-    /// [`StoreError::Io`] when the size cannot be read.
+    /// [`StoreError::Io`] when the flush or the mark fails.
+    pub fn close(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(io("flush"))?;
+        let counts = self.counts()?;
+        clean::write_mark(&self.path, &counts).map_err(|err| StoreError::Io {
+            operation: "clean shutdown mark",
+            cause: sled::Error::Io(err),
+        })
+    }
+
+    /// Counts and size, for `parleyd stats`: from the counts record, so cheap at any size.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when the size or the counts cannot be read.
     pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let counts = self.counts()?;
         Ok(StoreStats {
             size_on_disk: self.db.size_on_disk().map_err(io("size read"))?,
-            articles: self.articles.len(),
-            feeds: self.feeds.len(),
-            stories: self.stories.len(),
-            pending: self.outbox.len(),
-            sent: self.sent.len(),
-            dead: self.dead.len(),
+            articles: counts.articles as usize,
+            feeds: counts.feeds as usize,
+            stories: counts.stories as usize,
+            pending: counts.pending() as usize,
+            sent: counts.sent as usize,
+            dead: counts.dead_letters() as usize,
         })
     }
 }

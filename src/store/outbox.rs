@@ -4,11 +4,11 @@
 //! dead-letter list.
 
 use super::records::SentAlert;
-use super::{Store, StoreError, decode_all, io, keys, tx_error};
+use super::{Store, StoreError, counts, decode_all, io, keys, tx_error};
 use crate::model::Alert;
 use chrono::{DateTime, Utc};
 use sled::Transactional;
-use sled::transaction::ConflictableTransactionError;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::convert::Infallible;
 
 impl Store {
@@ -36,10 +36,8 @@ impl Store {
                 Ok(_) => {}
                 Err(reason) => {
                     tracing::error!(sink, %reason, "Undecodable outbox entry moved to the dead-letter list.");
-                    self.dead
-                        .insert(&key, value)
-                        .map_err(io("dead-letter write"))?;
-                    self.outbox.remove(&key).map_err(io("outbox remove"))?;
+                    self.move_entry(&key, &value, Queue::Outbox, Queue::Dead)
+                        .map_err(tx_error("dead-letter move"))?;
                 }
             }
         }
@@ -99,18 +97,11 @@ impl Store {
             alert.next_attempt = now;
             alert.created = now;
             alert.last_error = None;
-            let encoded = keys::encode(&alert);
             // Only if it is still dead: a retry running at the same time (the control API
             // takes them while the daemon delivers) may have moved it, and it may be sent
             // by now.
-            let was_dead = (&self.outbox, &self.dead)
-                .transaction(|(outbox, dead)| {
-                    let was_dead = dead.remove(&key)?.is_some();
-                    if was_dead {
-                        outbox.insert(&key, encoded.as_slice())?;
-                    }
-                    Ok::<_, ConflictableTransactionError<Infallible>>(was_dead)
-                })
+            let was_dead = self
+                .move_entry(&key, &keys::encode(&alert), Queue::Dead, Queue::Outbox)
                 .map_err(tx_error("dead-letter retry"))?;
             moved += usize::from(was_dead);
         }
@@ -135,10 +126,18 @@ impl Store {
             sent_at: at,
             digest: digest.map(str::to_string),
         });
-        (&self.outbox, &self.sent)
-            .transaction(|(outbox, sent)| {
-                outbox.remove(key)?;
-                sent.insert(sent_key.as_slice(), record.as_slice())?;
+        (&self.outbox, &self.sent, &self.meta)
+            .transaction(|(outbox, sent, meta)| {
+                let left = outbox.remove(key)?.is_some();
+                let new = sent
+                    .insert(sent_key.as_slice(), record.as_slice())?
+                    .is_none();
+                counts::change(meta, |counts| {
+                    if left {
+                        counts::add_for_sink(&mut counts.outbox, &alert.sink, -1);
+                    }
+                    counts.sent += u64::from(new);
+                })?;
                 Ok::<_, ConflictableTransactionError<Infallible>>(())
             })
             .map_err(tx_error("mark sent"))
@@ -193,10 +192,18 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`] on a write failure.
     pub fn update_alert(&self, key: &[u8], alert: &Alert) -> Result<(), StoreError> {
-        self.outbox
-            .insert(key, keys::encode(alert))
-            .map_err(io("outbox update"))?;
-        Ok(())
+        let value = keys::encode(alert);
+        (&self.outbox, &self.meta)
+            .transaction(|(outbox, meta)| {
+                // The entry is the caller's and still there; were it not, it is back now.
+                if outbox.insert(key, value.as_slice())?.is_none() {
+                    counts::change(meta, |counts| {
+                        counts::add_for_sink(&mut counts.outbox, &alert.sink, 1);
+                    })?;
+                }
+                Ok::<_, ConflictableTransactionError<Infallible>>(())
+            })
+            .map_err(tx_error("outbox update"))
     }
 
     /// Moves an entry that ran out of attempts to the dead-letter list.
@@ -204,13 +211,8 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`] on a write failure.
     pub fn move_to_dead(&self, key: &[u8], alert: &Alert) -> Result<(), StoreError> {
-        let value = keys::encode(alert);
-        (&self.outbox, &self.dead)
-            .transaction(|(outbox, dead)| {
-                outbox.remove(key)?;
-                dead.insert(key, value.as_slice())?;
-                Ok::<_, ConflictableTransactionError<Infallible>>(())
-            })
+        self.move_entry(key, &keys::encode(alert), Queue::Outbox, Queue::Dead)
+            .map(drop)
             .map_err(tx_error("dead-letter move"))
     }
 
@@ -220,5 +222,51 @@ impl Store {
     /// [`StoreError::Io`] on a read failure.
     pub fn dead_alerts(&self) -> Result<Vec<Alert>, StoreError> {
         decode_all(&self.dead, "dead-letter scan")
+    }
+
+    /// Moves one entry between the outbox and the dead-letter list, under the same key,
+    /// with its new value, and moves its sink's counts with it; returns whether it was
+    /// still in `from` (when not, nothing changes).
+    fn move_entry(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        from: Queue,
+        to: Queue,
+    ) -> Result<bool, TransactionError<Infallible>> {
+        let sink = counts::sink_of(key);
+        (&self.outbox, &self.dead, &self.meta).transaction(|(outbox, dead, meta)| {
+            let tree = |queue: Queue| match queue {
+                Queue::Outbox => outbox,
+                Queue::Dead => dead,
+            };
+            if tree(from).remove(key)?.is_none() {
+                return Ok(false);
+            }
+            let new = tree(to).insert(key, value)?.is_none();
+            counts::change(meta, |counts| {
+                counts::add_for_sink(from.count(counts), &sink, -1);
+                if new {
+                    counts::add_for_sink(to.count(counts), &sink, 1);
+                }
+            })?;
+            Ok(true)
+        })
+    }
+}
+
+/// The two queues an alert entry can be in, under the same key.
+#[derive(Clone, Copy)]
+enum Queue {
+    Outbox,
+    Dead,
+}
+
+impl Queue {
+    fn count(self, counts: &mut counts::Counts) -> &mut std::collections::BTreeMap<String, u64> {
+        match self {
+            Queue::Outbox => &mut counts.outbox,
+            Queue::Dead => &mut counts.dead,
+        }
     }
 }
