@@ -845,3 +845,65 @@ fn a_schema_2_store_is_counted_once_when_migrated() {
     assert_eq!(schema.as_ref(), SCHEMA_VERSION.to_be_bytes());
     assert_eq!(SCHEMA_VERSION, 3);
 }
+
+/// Guaranteed: an announcement and the meeting it announced are two stories even when
+/// rewordings of the announcement kept coming until the meeting: the stage is timed from
+/// the story's first report, which is kept on disk, not from its latest. Within 12 hours of
+/// that first report, the day's talks previewed and then held are one story.
+#[tokio::test]
+async fn the_meeting_an_announcement_announced_is_news_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let now = Utc::now();
+    let announced = published_at(
+        article(
+            "wire",
+            "1",
+            "US and Iran to hold talks in Muscat on Saturday",
+        ),
+        now,
+    );
+    let id = {
+        let store = Store::open(&path, CACHE).unwrap();
+        let id = commit_one(&store, alerting(announced), now).queued[0].clone();
+        let at = now + chrono::Duration::hours(10);
+        let again = published_at(
+            article("daily", "2", "Oman to host US-Iran round on Saturday"),
+            at,
+        );
+        assert!(commit_one(&store, alerting(again), at).queued.is_empty());
+        id
+    };
+    let store = Store::open(&path, CACHE).unwrap();
+    let story = store.story(&id).unwrap().unwrap();
+    assert_eq!(story.opened, Some(now), "the first report's time is kept");
+
+    let at = now + chrono::Duration::hours(20);
+    let held = published_at(
+        article("herald", "3", "US and Iranian envoys meet in Muscat"),
+        at,
+    );
+    assert_eq!(
+        commit_one(&store, alerting(held), at).queued.len(),
+        1,
+        "the meeting, 20 hours after its announcement, is news"
+    );
+
+    let preview_at = now + chrono::Duration::days(10);
+    let preview = published_at(
+        article("wire", "4", "US and Iran to hold talks in Geneva today"),
+        preview_at,
+    );
+    assert_eq!(
+        commit_one(&store, alerting(preview), preview_at)
+            .queued
+            .len(),
+        1
+    );
+    let at = preview_at + chrono::Duration::hours(5);
+    let begun = published_at(article("daily", "5", "US-Iran talks begin in Geneva"), at);
+    assert!(
+        commit_one(&store, alerting(begun), at).queued.is_empty(),
+        "the day's talks previewed and begun hours later are one story"
+    );
+}

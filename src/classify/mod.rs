@@ -25,7 +25,7 @@ pub mod train;
 pub use profile::{
     CONTEXT_WINDOW, Contextual, Cues, Events, LEXICON_FILE, Learned, Party, Profile, ProfileError,
 };
-pub use story::StoryKey;
+pub use story::{STORY_SAME_MEETING, StoryKey, StoryTimes};
 
 use crate::config::ProfileSource;
 use crate::model::{Article, Event, Verdict};

@@ -4,7 +4,7 @@
 use super::Classifier;
 use super::StoryKey;
 use super::eval::Labelled;
-use super::story::{STORY_JOIN_WINDOW, STORY_OPEN_FOR};
+use super::story::{STORY_JOIN_WINDOW, STORY_OPEN_FOR, StoryTimes};
 use crate::model::Event;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -167,7 +167,15 @@ fn best_story<'s>(
         .filter(|(_, story)| {
             story.kind == kind
                 && (at - story.opened).to_std().unwrap_or_default() <= STORY_OPEN_FOR
-                && key.joins(at, &story.key, story.latest, STORY_JOIN_WINDOW)
+                && key.joins(
+                    at,
+                    &story.key,
+                    StoryTimes {
+                        opened: story.opened,
+                        latest: story.latest,
+                    },
+                    STORY_JOIN_WINDOW,
+                )
         })
         .max_by_key(|(index, story)| (key.shared_terms(&story.key), story.latest, *index))
         .map(|(_, story)| story)

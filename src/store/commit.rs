@@ -373,6 +373,7 @@ fn apply_commit(
                     key: new.story.clone(),
                     link,
                     latest: Some(published),
+                    opened: Some(published),
                     alerted: new.alert_sinks.is_some(),
                     reports: 1,
                     reported_by: vec![new.article.feed.clone()],

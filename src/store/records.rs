@@ -1,7 +1,7 @@
 //! The records the store keeps, as written to disk (see [`super::keys`] for where).
 
 use super::keys;
-use crate::classify::StoryKey;
+use crate::classify::{StoryKey, StoryTimes};
 use crate::model::{Alert, Article, Event, Verdict, alert_id};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -84,6 +84,11 @@ pub struct StoryRecord {
     /// written before it existed use `first_seen`.
     #[serde(default)]
     pub latest: Option<DateTime<Utc>>,
+    /// The publication time of the report that opened it: the clock of its stage (see
+    /// [`crate::classify::STORY_SAME_MEETING`]). Records written before it existed use
+    /// `first_seen`.
+    #[serde(default)]
+    pub opened: Option<DateTime<Utc>>,
     /// Whether the story raised an alert. One opened by a relevant article that did not
     /// alert (a first poll's backlog, an article too old) raises none, and neither do the
     /// reports that join it: they are copies of news the user was not sent as new.
@@ -106,5 +111,13 @@ impl StoryRecord {
     /// The publication time a new report is compared with.
     pub fn latest_report(&self) -> DateTime<Utc> {
         self.latest.unwrap_or(self.first_seen)
+    }
+
+    /// When its reports were published, for [`crate::classify::StoryKey::joins`].
+    pub fn times(&self) -> StoryTimes {
+        StoryTimes {
+            opened: self.opened.unwrap_or(self.first_seen),
+            latest: self.latest_report(),
+        }
     }
 }

@@ -170,7 +170,7 @@ pub(super) fn joined_story<'s>(
         if story.event != new.verdict.event
             || !new
                 .story
-                .joins(published, &story.key, story.latest_report(), window)
+                .joins(published, &story.key, story.times(), window)
         {
             continue;
         }

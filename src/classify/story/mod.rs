@@ -4,7 +4,10 @@
 use super::text::{Token, tokenize};
 use super::{Classifier, Role};
 use crate::model::strip_publisher_suffix;
-pub use rule::{STORY_JOIN_WINDOW, STORY_OPEN_FOR, STORY_WORD_SHARE, STORY_WORD_WINDOW, StoryKey};
+pub use rule::{
+    STORY_JOIN_WINDOW, STORY_OPEN_FOR, STORY_SAME_MEETING, STORY_WORD_SHARE, STORY_WORD_WINDOW,
+    StoryKey, StoryTimes,
+};
 
 mod rule;
 mod stage;
@@ -235,7 +238,10 @@ mod tests {
         key(b).joins(
             at + chrono::Duration::hours(hours),
             &key(a),
-            at,
+            StoryTimes {
+                opened: at,
+                latest: at,
+            },
             STORY_JOIN_WINDOW,
         )
     }
@@ -313,11 +319,46 @@ mod tests {
             "US-Iran talks on Saturday end with a date for more",
             30
         ));
+        // Told within hours of each other, the day's talks previewed and reported held
+        // are one meeting, and so are a meeting's end and the next one agreed at it.
+        assert!(joins_after(
+            "US and Iranian envoys to hold talks in Muscat today",
+            "US-Iran talks in Muscat end after three hours",
+            6
+        ));
+        assert!(joins_after(
+            "US-Iran talks in Muscat end after three hours",
+            "Iran and US agree to meet again next week",
+            2
+        ));
         // Started and ended are the same meeting told at two moments.
         assert!(joins_after(
             "US-Iran talks begin in Oman",
             "US-Iran talks in Oman end after four hours",
             8
+        ));
+    }
+
+    #[test]
+    fn talks_called_off_are_news_and_keep_their_follow_ups() {
+        let off = "Oman says Saturday's US-Iran talks are postponed";
+        // The postponement of a meeting already reported is news ...
+        assert!(!joins_after(
+            "US and Iran to hold talks in Oman on Saturday",
+            off,
+            5
+        ));
+        // ... a follow-up naming no stage is the same story ...
+        assert!(joins_after(
+            off,
+            "Oman to set a new date for the US-Iran round",
+            5
+        ));
+        // ... and talks reported held afterwards are not.
+        assert!(!joins_after(
+            off,
+            "US and Iranian envoys meet in Oman after all",
+            5
         ));
     }
 
@@ -366,7 +407,33 @@ mod tests {
             key("Iran-US talks postponed").outcome.as_deref(),
             Some("called off")
         );
-        assert_eq!(key("US and Iran hold talks to end the war").outcome, None);
+        // Talks held "to end the war" have not ended; "by the end of" is a time.
+        assert_eq!(
+            key("US and Iran hold talks to end the war")
+                .outcome
+                .as_deref(),
+            Some("started")
+        );
+        assert_eq!(
+            key("Envoys may meet in Istanbul by the end of the week")
+                .outcome
+                .as_deref(),
+            Some("scheduled")
+        );
+        assert_eq!(
+            key("Envoys met in Istanbul on Friday").outcome.as_deref(),
+            Some("started")
+        );
+        assert_eq!(
+            key("Talks to be held in Doha").outcome.as_deref(),
+            Some("scheduled")
+        );
+        assert_eq!(
+            key("Oman announces postponement of US-Iran talks")
+                .outcome
+                .as_deref(),
+            Some("called off")
+        );
         assert_eq!(
             key("Talks close with 'framework'").outcome.as_deref(),
             Some("ended")

@@ -41,27 +41,42 @@ pub const STORY_WORD_WINDOW: std::time::Duration = std::time::Duration::from_sec
 /// publication time.
 pub const STORY_OPEN_FOR: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
 
+/// Within this long of a story's first report, a report of talks announced and one of
+/// talks held are one meeting: outlets preview the day's talks as they begin, and a
+/// meeting's end brings word of the next one agreed at it. Further apart, the
+/// announcement and the meeting are two stories.
+pub const STORY_SAME_MEETING: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+/// When a story's reports were published: the first (the stage's clock) and the latest
+/// (the join window's).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoryTimes {
+    /// The report that opened it.
+    pub opened: DateTime<Utc>,
+    /// Its latest report.
+    pub latest: DateTime<Utc>,
+}
+
 /// Beyond [`STORY_JOIN_WINDOW`], the share of a headline's words a story's reports must
 /// already hold for it to join.
 pub const STORY_WORD_SHARE: f64 = 0.5;
 
 impl StoryKey {
     /// Whether a report with this key, published at `at`, joins a story whose key is
-    /// `story` and whose latest report was published at `latest`: not told apart by a
-    /// marker, and either within `window` (the default is [`STORY_JOIN_WINDOW`]) or,
-    /// within [`STORY_WORD_WINDOW`], sharing most of its words with the story.
+    /// `story` and whose reports were published at `times`: not told apart by a marker,
+    /// and either within `window` of its latest report (the default is
+    /// [`STORY_JOIN_WINDOW`]) or, within [`STORY_WORD_WINDOW`], sharing most of its words
+    /// with the story.
     pub fn joins(
         &self,
         at: DateTime<Utc>,
         story: &StoryKey,
-        latest: DateTime<Utc>,
+        times: StoryTimes,
         window: std::time::Duration,
     ) -> bool {
-        let gap = (at - latest)
-            .abs()
-            .to_std()
-            .unwrap_or(std::time::Duration::MAX);
-        if self.told_apart(story) {
+        let gap = apart(at, times.latest);
+        let same_meeting = apart(at, times.opened) <= STORY_SAME_MEETING;
+        if self.told_apart(story, same_meeting) {
             return false;
         }
         (!window.is_zero() && gap <= window)
@@ -76,14 +91,18 @@ impl StoryKey {
     }
 
     /// Markers no rewording changes: a different venue, round or day, or a stage that
-    /// conflicts (announced against held, called off against anything), is a different
-    /// story however many words the headlines share. A marker only one headline has says
-    /// nothing: headlines leave things out.
-    fn told_apart(&self, other: &StoryKey) -> bool {
+    /// conflicts (announced against held unless `same_meeting`, called off against
+    /// anything), is a different story however many words the headlines share. A marker
+    /// only one headline has says nothing: headlines leave things out.
+    fn told_apart(&self, other: &StoryKey, same_meeting: bool) -> bool {
         disjoint(&self.places, &other.places)
             || disjoint(&self.weekdays, &other.weekdays)
             || ordinals_differ(&self.ordinals, &other.ordinals)
-            || outcomes_conflict(self.outcome.as_deref(), other.outcome.as_deref())
+            || outcomes_conflict(
+                self.outcome.as_deref(),
+                other.outcome.as_deref(),
+                same_meeting,
+            )
     }
 
     /// How many of this key's terms the other has: ranks the stories a report could join.
@@ -114,16 +133,35 @@ impl StoryKey {
     }
 }
 
+/// How far apart two publication times are.
+fn apart(a: DateTime<Utc>, b: DateTime<Utc>) -> std::time::Duration {
+    (a - b).abs().to_std().unwrap_or(std::time::Duration::MAX)
+}
+
+const CALLED_OFF: &str = "called off";
+const SCHEDULED: &str = "scheduled";
+
+fn is_scheduled(stage: Option<&str>) -> bool {
+    stage == Some(SCHEDULED)
+}
+
+fn is_held(stage: Option<&str>) -> bool {
+    matches!(stage, Some("started" | "ended"))
+}
+
 /// Talks announced and talks under way or over are two stories (an announcement is news,
-/// and so is the meeting it announced); talks called off are a story apart from any
-/// other. Reports of one meeting may say it began, say it ended, or say neither.
-fn outcomes_conflict(a: Option<&str>, b: Option<&str>) -> bool {
-    const CALLED_OFF: &str = "called off";
-    const SCHEDULED: &str = "scheduled";
-    let held = |o: Option<&str>| matches!(o, Some("started" | "ended"));
-    (a == Some(CALLED_OFF)) != (b == Some(CALLED_OFF))
-        || (a == Some(SCHEDULED) && held(b))
-        || (b == Some(SCHEDULED) && held(a))
+/// and so is the meeting it announced) unless reported as one meeting
+/// ([`STORY_SAME_MEETING`]). Talks called off are news apart from any other: a report
+/// saying so never joins a story that did not, and a story of talks called off takes no
+/// report of another stage, only follow-ups that name none. Reports of one meeting may
+/// say it began, say it ended, or say neither.
+fn outcomes_conflict(report: Option<&str>, story: Option<&str>, same_meeting: bool) -> bool {
+    let called_off = |o: Option<&str>| o == Some(CALLED_OFF);
+    (called_off(report) && !called_off(story))
+        || (called_off(story) && report.is_some() && !called_off(report))
+        || (!same_meeting
+            && ((is_scheduled(report) && is_held(story))
+                || (is_scheduled(story) && is_held(report))))
 }
 
 /// Both name something and they share nothing.

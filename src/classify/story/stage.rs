@@ -41,6 +41,9 @@ const CALLED_OFF: &[&str] = &[
     "breaks down",
     "broke down",
     "stalled",
+    "postponement",
+    "cancellation",
+    "suspension",
 ];
 /// Phrases saying talks have begun. Not "resume": headlines say "talks resume Monday" of
 /// talks yet to happen as often as of talks under way.
@@ -65,9 +68,18 @@ const STARTED: &[&str] = &[
     "convene",
     "convenes",
     "convened",
+    "meet",
+    "meets",
+    "met",
+    "hold talks",
+    "holds talks",
+    "held talks",
 ];
-/// Words before a word of beginning that put it in the future.
-const FUTURE_BEFORE: &[&str] = &["to", "will", "would", "shall"];
+/// Words before a word of beginning or meeting that put it in the future or make it a
+/// possibility ("to begin", "may meet", "to be held").
+const FUTURE_BEFORE: &[&str] = &[
+    "to", "will", "would", "shall", "be", "may", "might", "could", "can",
+];
 /// Phrases saying talks are yet to happen: an announcement is a story of its own, apart
 /// from the meeting it announces.
 const SCHEDULED: &[&str] = &[
@@ -118,7 +130,9 @@ pub(super) fn outcome(words: &[String]) -> Option<String> {
             return Some("called off".to_string());
         }
         let intention = i > 0 && NOT_ENDING_BEFORE.contains(&words[i - 1].as_str());
-        ended |= says(ENDED) && !(word == "end" && intention);
+        // "by the end of the week" is a time, not talks ending.
+        let a_time = words.get(i + 1).is_some_and(|next| next == "of");
+        ended |= says(ENDED) && !(word == "end" && (intention || a_time));
         // "to begin Sunday", "will open": talks yet to happen.
         let future = i > 0 && FUTURE_BEFORE.contains(&words[i - 1].as_str());
         started |= says(STARTED) && !future;
