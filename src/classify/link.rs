@@ -271,8 +271,17 @@ impl<'a> Analysis<'a> {
             }
         }
         let mut link = best.ok_or(miss)?;
-        if let Some(cue) = self.other_news_headline(&link) {
+        if let Some(cue) = self
+            .other_news_headline(&link)
+            .or_else(|| self.market_headline())
+        {
             return Err(MissReason::Background {
+                event: link.event,
+                cue,
+            });
+        }
+        if let Some(cue) = self.opinion_headline().filter(|_| link.event.sentence > 0) {
+            return Err(MissReason::Opinion {
                 event: link.event,
                 cue,
             });
@@ -293,24 +302,47 @@ impl<'a> Analysis<'a> {
         Ok(link)
     }
 
-    /// "Why the US must quit negotiating with Iran": a headline clause that says what should
-    /// be done, with no one in the headline saying it, is an opinion piece, not news of
-    /// talks. With a speaker ("US must lift sanctions first, Iran says") it is a condition
-    /// one side set, which is news.
-    fn opinion_in_headline(&self, clause: usize) -> Option<Found> {
-        if self.clause_sentence[clause] != 0 {
+    /// "Oil slips on signs of progress in US-Iran talks", "The rial rallies after the two
+    /// presidents' call": a headline about a market is market news, and the talks in it or
+    /// in its lead are what moved the market. Returns the market phrase.
+    fn market_headline(&self) -> Option<Found> {
+        self.found
+            .iter()
+            .find(|f| f.sentence == 0 && f.role == Role::Market)
+            .copied()
+    }
+
+    /// A headline that says what should be done, with no one in it saying so ("Diplomacy
+    /// must be strict"): an opinion piece, whose lead's talks are its subject, not news.
+    fn opinion_headline(&self) -> Option<Found> {
+        if self.headline_spoken() {
             return None;
         }
-        let spoken = self
-            .attribution
+        self.found
+            .iter()
+            .find(|f| f.sentence == 0 && f.role == Role::Opinion)
+            .copied()
+    }
+
+    /// Someone in the headline says it: an attribution clause ("Iran says") or a verb of
+    /// saying.
+    fn headline_spoken(&self) -> bool {
+        self.attribution
             .iter()
             .enumerate()
             .any(|(c, is)| *is && self.clause_sentence[c] == 0)
             || self
                 .found
                 .iter()
-                .any(|f| f.sentence == 0 && f.role == Role::Attribution && self.says(f));
-        if spoken {
+                .any(|f| f.sentence == 0 && f.role == Role::Attribution && self.says(f))
+    }
+
+    /// "Why the US must quit negotiating with Iran": a headline clause that says what should
+    /// be done, with no one in the headline saying it, is an opinion piece, not news of
+    /// talks. With a speaker ("US must lift sanctions first, Iran says") it is a condition
+    /// one side set, which is news.
+    fn opinion_in_headline(&self, clause: usize) -> Option<Found> {
+        if self.clause_sentence[clause] != 0 || self.headline_spoken() {
             return None;
         }
         self.in_clause(clause)
@@ -336,20 +368,30 @@ impl<'a> Analysis<'a> {
 
     /// "US sanctions Iran amid nuclear talks": an event in a circumstance clause ("amid",
     /// "ahead of") is background in the lead, and in the headline when the headline reports
-    /// other news outside that clause. Without other news ("delegation lands in Muscat
+    /// other news outside that clause: news words, or someone else's meeting ("Trump and
+    /// Netanyahu meet amid Iran talks"). Without other news ("delegation lands in Muscat
     /// ahead of talks") a headline's talks are the news.
     fn circumstance_of_other_news(&self, clause: usize) -> Option<Found> {
         let cue = self
             .in_clause(clause)
             .find(|f| f.role == Role::Circumstance)?;
         let sentence = self.clause_sentence[clause];
-        let other_news = || {
+        let elsewhere = |role: fn(Role) -> bool| {
             self.found
                 .iter()
                 .zip(&self.clause_of)
-                .any(|(f, &c)| f.role == Role::OtherNews && f.sentence == sentence && c != clause)
+                .any(|(f, &c)| role(f.role) && f.sentence == sentence && c != clause)
         };
-        (sentence > 0 || other_news()).then_some(*cue)
+        let other_news = || elsewhere(|r| matches!(r, Role::OtherNews | Role::Market));
+        let third_party_event = || {
+            self.found.iter().zip(&self.clause_of).any(|(f, &c)| {
+                matches!(f.role, Role::Event(_))
+                    && f.sentence == sentence
+                    && c != clause
+                    && self.in_clause(c).any(|x| x.role == Role::Other)
+            })
+        };
+        (sentence > 0 || other_news() || third_party_event()).then_some(*cue)
     }
 
     /// A link found only in the lead, under a headline that reports other news ("US

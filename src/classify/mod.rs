@@ -115,7 +115,7 @@ impl Classifier {
             }
         }
         let cues = &profile.cues;
-        let lists: [(&[String], Role); 18] = [
+        let lists: [(&[String], Role); 19] = [
             (&profile.others, Role::Other),
             (&profile.events.talks, Role::Event(Event::Talks)),
             (&profile.events.channel, Role::Event(Event::Channel)),
@@ -130,6 +130,7 @@ impl Classifier {
             (&cues.attribution, Role::Attribution),
             (&cues.circumstance, Role::Circumstance),
             (&cues.other_news, Role::OtherNews),
+            (&cues.markets, Role::Market),
             (&cues.stalled, Role::Stalled),
             (&cues.revival, Role::Revival),
             (&cues.opinion, Role::Opinion),
@@ -553,6 +554,64 @@ mod tests {
             "Traders bet that talks between Washington and Tehran will bring Iranian barrels back.",
         );
         assert!(!v.relevant, "{v:?}");
+    }
+
+    #[test]
+    fn talks_that_moved_a_market_are_market_news() {
+        for (title, lead) in [
+            (
+                "Crude slips as traders weigh Washington-Tehran contacts",
+                "",
+            ),
+            ("The rial rallies after the US and Iran meet in Muscat", ""),
+            (
+                "Tehran stocks climb for a third day",
+                "Investors cheered the news that US and Iranian envoys held indirect talks in Oman.",
+            ),
+        ] {
+            let v = verdict(title, lead);
+            assert!(!v.relevant, "{title}: {v:?}");
+        }
+        // Someone sharing a proposal is not a share price.
+        assert!(verdict("Iran says Oman shared a US proposal for talks", "").relevant);
+    }
+
+    #[test]
+    fn someone_elses_meeting_amid_talks_is_that_meeting_s_news() {
+        let v = verdict("Netanyahu and Trump meet in Washington amid Iran talks", "");
+        assert!(!v.relevant, "{v:?}");
+        // Without another meeting in the headline, talks ahead are still the news.
+        assert!(verdict("US envoy lands in Muscat ahead of talks with Iranians", "").relevant);
+    }
+
+    #[test]
+    fn an_opinion_headline_makes_its_lead_an_argument() {
+        let v = verdict(
+            "Washington must hold firm on enrichment",
+            "US and Iranian envoys resumed talks in Oman this week, and the old mistakes loom.",
+        );
+        assert!(!v.relevant, "{v:?}");
+        assert!(v.reasons[0].contains("opinion"), "{v:?}");
+        // A headline someone speaks keeps its lead as news.
+        assert!(
+            verdict(
+                "Talks must respect our red lines, Iran says",
+                "Iranian and US negotiators met in Muscat on Saturday for a second round.",
+            )
+            .relevant
+        );
+    }
+
+    #[test]
+    fn shutting_the_door_is_a_refusal_and_a_payment_channel_is_not_contact() {
+        assert!(!verdict("Iran shuts the door on talks with Washington", "").relevant);
+        assert!(
+            !verdict(
+                "Europe opens payment channel for trade with Iran despite US sanctions",
+                ""
+            )
+            .relevant
+        );
     }
 
     #[test]

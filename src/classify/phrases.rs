@@ -28,6 +28,7 @@ pub(super) enum Role {
     Stalled,
     Revival,
     Opinion,
+    Market,
 }
 
 impl Role {
@@ -46,6 +47,7 @@ impl Role {
                 | Role::Stalled
                 | Role::Revival
                 | Role::OffTopic
+                | Role::Market
         )
     }
 
