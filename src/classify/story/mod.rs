@@ -429,6 +429,18 @@ mod tests {
             Some("scheduled")
         );
         assert_eq!(
+            key("Iranian delegation heads to Muscat for US talks")
+                .outcome
+                .as_deref(),
+            Some("scheduled")
+        );
+        assert_eq!(
+            key("US and Iran agreed on a framework in Lausanne")
+                .outcome
+                .as_deref(),
+            Some("ended")
+        );
+        assert_eq!(
             key("Oman announces postponement of US-Iran talks")
                 .outcome
                 .as_deref(),

@@ -1,8 +1,8 @@
 //! The stage a headline gives the talks (announced, begun, over, called off), read from
 //! its words: reports at conflicting stages are different stories.
 
-/// Phrases saying talks ended, and saying they were called off, as lower-case words (one
-/// to three words each).
+/// Phrases saying talks ended (or reached an outcome, which a meeting does as it ends),
+/// and saying they were called off, as lower-case words (one to three words each).
 const ENDED: &[&str] = &[
     "end",
     "ends",
@@ -18,6 +18,14 @@ const ENDED: &[&str] = &[
     "closed with",
     "is over",
     "are over",
+    "agree on",
+    "agreed on",
+    "agrees on",
+    "reach deal",
+    "reached",
+    "strike deal",
+    "struck deal",
+    "yields",
 ];
 const CALLED_OFF: &[&str] = &[
     "postpone",
@@ -80,8 +88,8 @@ const STARTED: &[&str] = &[
 const FUTURE_BEFORE: &[&str] = &[
     "to", "will", "would", "shall", "be", "may", "might", "could", "can",
 ];
-/// Phrases saying talks are yet to happen: an announcement is a story of its own, apart
-/// from the meeting it announces.
+/// Phrases saying talks are yet to happen (announced, or a delegation on its way): an
+/// announcement is a story of its own, apart from the meeting it announces.
 const SCHEDULED: &[&str] = &[
     "to be held",
     "will hold",
@@ -103,6 +111,13 @@ const SCHEDULED: &[&str] = &[
     "planned",
     "next week",
     "this weekend",
+    "heads to",
+    "head to",
+    "heading to",
+    "travels to",
+    "leaves for",
+    "departs for",
+    "en route",
 ];
 /// Words before "end" that make it a noun or an intention, not talks ending ("to end the
 /// war", "must end enrichment").
