@@ -305,11 +305,21 @@ impl<'a> Analysis<'a> {
     /// "Oil slips on signs of progress in US-Iran talks", "The rial rallies after the two
     /// presidents' call": a headline about a market is market news, and the talks in it or
     /// in its lead are what moved the market. Returns the market phrase.
+    /// A market the talks are about ("talks on frozen assets, the currency and banks") is
+    /// their subject matter, not market news.
     fn market_headline(&self) -> Option<Found> {
         self.found
             .iter()
-            .find(|f| f.sentence == 0 && f.role == Role::Market)
+            .find(|f| f.sentence == 0 && f.role == Role::Market && !self.after_topic_marker(f))
             .copied()
+    }
+
+    /// A topic marker ("on", "about", "discuss") comes before `found` in its sentence (a
+    /// list of subjects runs over commas, which end clauses).
+    fn after_topic_marker(&self, found: &Found) -> bool {
+        self.found.iter().any(|f| {
+            f.role == Role::TopicMarker && f.sentence == found.sentence && f.end <= found.start
+        })
     }
 
     /// A headline that says what should be done, with no one in it saying so ("Diplomacy

@@ -572,8 +572,16 @@ mod tests {
             let v = verdict(title, lead);
             assert!(!v.relevant, "{title}: {v:?}");
         }
-        // Someone sharing a proposal is not a share price.
+        // Someone sharing a proposal is not a share price, and talks about a currency are
+        // talks.
         assert!(verdict("Iran says Oman shared a US proposal for talks", "").relevant);
+        assert!(
+            verdict(
+                "US and Iran hold talks on frozen assets and the currency",
+                ""
+            )
+            .relevant
+        );
     }
 
     #[test]
