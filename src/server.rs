@@ -116,9 +116,14 @@ async fn healthz() -> impl IntoResponse {
 async fn readyz(State(state): State<AppState>) -> Response {
     let view = state.view.borrow().clone();
     let mut problems = Vec::new();
-    let store_ok = view.store().check().is_ok();
-    if !store_ok {
-        problems.push("the store does not answer".to_string());
+    let store_check = view.store().check();
+    let store_ok = store_check.is_ok();
+    if let Err(err) = store_check {
+        problems.push(if err.is_storage_full() {
+            "storage full: the store takes no writes".to_string()
+        } else {
+            "the store does not answer or takes no writes".to_string()
+        });
     }
     let shortest = view
         .config()

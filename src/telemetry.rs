@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 pub fn init(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(filter_directive(level)))
-        .unwrap_or_else(|_| EnvFilter::new("warn,parleyd=info"));
+        .unwrap_or_else(|_| EnvFilter::new("warn,sled=off,parleyd=info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| LossyStderr)
@@ -56,12 +56,14 @@ impl Write for LossyStderr {
 
 /// A bare level (`"debug"`) applies to parleyd only, with other crates at `warn`: their debug
 /// output is noise to an operator, and HTTP libraries log request targets at that level.
-/// A full filter (`"info,hyper=debug"`) is used as written.
+/// sled is off: once a write fails (a full disk) its flusher logs the same error twice a
+/// second, and every sled failure reaches the log once through parleyd's own messages. A
+/// full filter (`"info,hyper=debug"`) is used as written.
 fn filter_directive(level: &str) -> String {
     if level.contains('=') || level.contains(',') {
         level.to_string()
     } else {
-        format!("warn,parleyd={level}")
+        format!("warn,sled=off,parleyd={level}")
     }
 }
 
@@ -71,7 +73,7 @@ mod tests {
 
     #[test]
     fn bare_levels_apply_to_parleyd_only() {
-        assert_eq!(filter_directive("debug"), "warn,parleyd=debug");
+        assert_eq!(filter_directive("debug"), "warn,sled=off,parleyd=debug");
         assert_eq!(filter_directive("info,sled=debug"), "info,sled=debug");
     }
 }

@@ -36,6 +36,9 @@ mod delivery;
 // SIGKILL at random moments: no alert lost, none doubled under another id.
 mod chaos;
 
+// A store that stops taking writes (a full disk): the daemon says so, stops, loses nothing.
+mod storage;
+
 // The systemd unit, checked by systemd-analyze where it is installed.
 mod systemd;
 

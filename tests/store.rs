@@ -907,3 +907,41 @@ async fn the_meeting_an_announcement_announced_is_news_of_its_own() {
         "the day's talks previewed and begun hours later are one story"
     );
 }
+
+/// Guaranteed: the time a store first knew a feed is recorded once and kept across later
+/// calls and a reopening (a restart must not move it).
+#[test]
+fn a_feeds_first_known_time_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let later = first + chrono::Duration::hours(5);
+    {
+        let store = Store::open(dir.path(), CACHE).unwrap();
+        assert_eq!(
+            store.feed_known_since("https://a.example/rss").unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .remember_feeds(["https://a.example/rss"], first)
+                .unwrap(),
+            1
+        );
+        let urls = ["https://a.example/rss", "https://b.example/rss"];
+        assert_eq!(
+            store.remember_feeds(urls, later).unwrap(),
+            1,
+            "only b is new"
+        );
+        store.check().unwrap();
+    }
+    let store = Store::open(dir.path(), CACHE).unwrap();
+    assert_eq!(
+        store.feed_known_since("https://a.example/rss").unwrap(),
+        Some(first)
+    );
+    assert_eq!(
+        store.feed_known_since("https://b.example/rss").unwrap(),
+        Some(later)
+    );
+}

@@ -35,6 +35,13 @@ use workers::{Limits, poll_and_schedule, start_generation};
 /// How long shutdown waits for in-flight polls and sends before giving up on them. Both are
 /// bounded by their own timeouts, so this is only reached if something is badly stuck.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
+/// Health checks in a row that must find the store taking no writes before the daemon
+/// stops. More than one, in case an error passes; few, since a sled store that failed a
+/// write never takes one again while it stays open.
+const STORE_FAULT_CHECKS: u32 = 3;
+/// How soon a failed health check is repeated (or the watchdog's ping interval, if
+/// shorter), so the daemon stops well within systemd's `WatchdogSec`.
+const STORE_RECHECK: Duration = Duration::from_secs(5);
 /// How often old articles are pruned, by the daemon or by a run of `once`.
 const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
 
@@ -95,6 +102,7 @@ impl OnceReport {
 /// in the report instead.
 pub async fn once(config: Config) -> Result<OnceReport, StartError> {
     let pipeline = Arc::new(Pipeline::new(config)?);
+    prepare_store(&pipeline).await?;
     let limits = Arc::new(Limits::new(&pipeline.config().poll));
     // Never cancelled: `once` runs every poll to its end.
     let no_shutdown = CancellationToken::new();
@@ -166,6 +174,9 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
     let mut pipeline = Arc::new(Pipeline::new(config)?);
+    prepare_store(&pipeline).await?;
+    // Cancelled on shutdown, and by the daemon itself when the store stops taking writes.
+    let stop = shutdown.child_token();
     let tracker = TaskTracker::new();
     let (current, watched) = tokio::sync::watch::channel(pipeline.status_view());
     if let Some(addr) = pipeline.config().server.listen {
@@ -173,18 +184,12 @@ pub async fn run(
             .install_recorder()
             .map_err(|err| tracing::warn!(error = %err, "Metrics are off: no recorder."))
             .ok();
-        tracker.spawn(crate::server::serve(
-            addr,
-            watched,
-            metrics,
-            shutdown.clone(),
-        ));
+        tracker.spawn(crate::server::serve(addr, watched, metrics, stop.clone()));
     }
-    let mut generation = start_generation(&pipeline, &tracker, &shutdown);
+    let mut generation = start_generation(&pipeline, &tracker, &stop);
     let mut prune = tokio::time::interval(PRUNE_EVERY);
     prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut heartbeat = tokio::time::interval(systemd::ping_interval());
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut health = StoreHealth::new(systemd::ping_interval());
     systemd::ready(&status_line(&pipeline));
     tracing::info!(
         feeds = pipeline.config().feeds.len(),
@@ -192,15 +197,22 @@ pub async fn run(
         store = %pipeline.store().path().display(),
         "parleyd is running."
     );
+    let mut fault = None;
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = prune.tick() => prune_store(&pipeline),
-            // The watchdog is fed from this loop, and only while the store answers, so a
-            // hung loop or a broken store gets the daemon restarted.
-            _ = heartbeat.tick() => {
-                if pipeline.store().check().is_ok() {
-                    systemd::alive(&status_line(&pipeline));
+            _ = stop.cancelled() => break,
+            _ = prune.tick() => {
+                if !pipeline.store_failed() {
+                    prune_store(&pipeline);
+                }
+            }
+            // The watchdog is fed from this loop, and only while the store takes writes, so
+            // a hung loop or a broken store gets the daemon restarted.
+            _ = tokio::time::sleep_until(health.next_check) => {
+                if let Err(err) = health.check(&pipeline) {
+                    fault = Some(err);
+                    stop.cancel();
+                    break;
                 }
             }
             Some(config) = reloads.recv() => {
@@ -209,8 +221,11 @@ pub async fn run(
                     Ok(next) => {
                         generation.cancel();
                         pipeline = Arc::new(next);
+                        if let Err(err) = pipeline.remember_feeds(Utc::now()).await {
+                            tracing::error!(error = %err, "Cannot record when the added feeds were first known.");
+                        }
                         current.send_replace(pipeline.status_view());
-                        generation = start_generation(&pipeline, &tracker, &shutdown);
+                        generation = start_generation(&pipeline, &tracker, &stop);
                     }
                     Err(err) => {
                         tracing::error!(error = %err, "Reload failed; the previous config keeps running.");
@@ -231,10 +246,17 @@ pub async fn run(
             grace = %crate::duration::human(SHUTDOWN_GRACE),
             "Some tasks did not finish in time; their work will be redone at the next start."
         );
-        // Still writing: flushed, but not marked closed cleanly, since the counts the
-        // mark records could still change.
-        pipeline.store().flush().await?;
-        return Ok(());
+        if fault.is_none() {
+            // Still writing: flushed, but not marked closed cleanly, since the counts the
+            // mark records could still change.
+            pipeline.store().flush().await?;
+            return Ok(());
+        }
+    }
+    if let Some(fault) = fault {
+        // Nothing more can be written; what is on disk (pending alerts included) is what
+        // the next start finds.
+        return Err(StartError::Store(fault));
     }
     close_store(pipeline.store()).await?;
     tracing::info!("Store flushed; stopped.");
@@ -250,6 +272,99 @@ async fn close_store(store: &crate::store::Store) -> Result<(), StoreError> {
             operation: "close",
             cause: sled::Error::Io(std::io::Error::other(join_error)),
         })?
+}
+
+/// Before the first poll: records when the store first knew each configured feed (see
+/// [`Pipeline::remember_feeds`]) and proves the store takes a write that reaches the
+/// disk. A store that cannot cannot take a poll either (a disk still full after a
+/// restart), so parleyd does not start, and says why.
+async fn prepare_store(pipeline: &Pipeline) -> Result<(), StartError> {
+    let store = pipeline.store();
+    let ready = async {
+        pipeline.remember_feeds(Utc::now()).await?;
+        store.check()?;
+        store.flush().await
+    };
+    ready.await.map_err(|err| match err.is_io() {
+        true => StartError::Store(store.unwritable(&err)),
+        false => StartError::Store(err),
+    })
+}
+
+/// The main loop's health check of the store, the one place that decides what a store
+/// that stopped taking writes means for the daemon. sled refuses every write after one
+/// failed on disk (a full disk) until the store is opened again, so the daemon cannot
+/// recover in place: it reports the fault, checks again a few times in case the error was
+/// a passing one, and then stops with a message, for systemd (`Restart=on-failure`) or
+/// the operator to start it again once there is room.
+#[derive(Debug)]
+struct StoreHealth {
+    /// When the next check is due.
+    next_check: tokio::time::Instant,
+    /// The time between checks while the store is healthy (the watchdog's ping interval).
+    every: Duration,
+    /// Checks in a row that found the store failing.
+    failed: u32,
+}
+
+impl StoreHealth {
+    fn new(every: Duration) -> StoreHealth {
+        StoreHealth {
+            next_check: tokio::time::Instant::now() + every,
+            every,
+            failed: 0,
+        }
+    }
+
+    /// One check: a store that takes writes feeds the watchdog (and ends a failure); one
+    /// that does not is logged once per check, shown in `systemctl status` and not fed to
+    /// the watchdog; the readiness probe sees the same failure. After
+    /// [`STORE_FAULT_CHECKS`] failed checks in a row, returns the error to stop with.
+    fn check(&mut self, pipeline: &Pipeline) -> Result<(), StoreError> {
+        let store = pipeline.store();
+        match store.check() {
+            Ok(()) => {
+                let was_failing = pipeline.set_store_failed(false) || self.failed > 0;
+                if was_failing {
+                    tracing::info!("The store takes writes again; polls and deliveries go on.");
+                }
+                self.failed = 0;
+                self.next_check = tokio::time::Instant::now() + self.every;
+                systemd::alive(&status_line(pipeline));
+                Ok(())
+            }
+            Err(err) => {
+                let fault = store.unwritable(&err);
+                pipeline.set_store_failed(true);
+                self.failed += 1;
+                self.next_check = tokio::time::Instant::now() + self.every.min(STORE_RECHECK);
+                systemd::failing(&format!("{}", StatusCause(&fault)));
+                if self.failed >= STORE_FAULT_CHECKS {
+                    return Err(fault);
+                }
+                tracing::error!(
+                    error = %fault,
+                    check = self.failed,
+                    of = STORE_FAULT_CHECKS,
+                    "Storage failed: polls and deliveries wait, readiness is off and the watchdog is not fed; parleyd stops if the store still takes no writes."
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A store fault as a short `systemctl status` line.
+struct StatusCause<'a>(&'a StoreError);
+
+impl std::fmt::Display for StatusCause<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_storage_full() {
+            write!(f, "storage full: the store takes no writes")
+        } else {
+            write!(f, "storage failed: the store takes no writes")
+        }
+    }
 }
 
 /// One line for `systemctl status`: feeds, failing feeds, alerts waiting.

@@ -16,6 +16,7 @@ use crate::store::{
 };
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use xxhash_rust::xxh3::xxh3_64;
@@ -91,6 +92,9 @@ pub struct Pipeline {
     poller: Poller,
     classifier: Classifier,
     notifier: Notifier,
+    /// Set when a write to the store failed: polls and deliveries wait, since nothing they
+    /// do could be saved, until a health check finds the store writable again.
+    store_failed: AtomicBool,
 }
 
 impl Pipeline {
@@ -118,7 +122,33 @@ impl Pipeline {
             poller,
             classifier,
             notifier,
+            store_failed: AtomicBool::new(false),
         })
+    }
+
+    /// Records `now` as the time the store first knew each configured feed that has none
+    /// yet, durably (see [`Store::remember_feeds`]).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the write or the flush fails; the caller stops, since nothing
+    /// could be saved.
+    pub async fn remember_feeds(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let urls = self.config.feeds.iter().map(|feed| feed.url.as_str());
+        if self.store.remember_feeds(urls, now)? > 0 {
+            self.store.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Whether a write to the store failed and no health check has found it writable
+    /// since.
+    pub fn store_failed(&self) -> bool {
+        self.store_failed.load(Ordering::SeqCst)
+    }
+
+    /// Marks the store as failing or not; returns whether that changed.
+    pub fn set_store_failed(&self, failed: bool) -> bool {
+        self.store_failed.swap(failed, Ordering::SeqCst) != failed
     }
 
     /// The store, for reports and tests.
@@ -214,7 +244,14 @@ impl Pipeline {
         let new_articles = self
             .new_articles(parsed.articles, state.first_poll_done)
             .map_err(store_error(feed))?;
-        let (articles, relevant) = self.classify_new(feed, state, new_articles, now);
+        let known_since = if state.first_poll_done {
+            None
+        } else {
+            self.store
+                .feed_known_since(feed.url.as_str())
+                .map_err(store_error(feed))?
+        };
+        let (articles, relevant) = self.classify_new(feed, state, known_since, new_articles, now);
         let new = articles.len();
         let moved_to = body.final_url.as_ref().map(crate::config::display_url);
         if moved_to.is_some() && moved_to != state.moved_to {
@@ -254,29 +291,50 @@ impl Pipeline {
     /// Classifies a poll's new articles and decides which alert: relevant ones do, unless
     /// they are a first poll's backlog or older than `poll.max_article_age`. Returns them
     /// with how many were relevant.
+    ///
+    /// The backlog is what the feed had published when the store first knew it
+    /// (`known_since`), not what it holds at its first committed poll: when that poll comes
+    /// more than an interval late (its commits failed on a full disk, or the feed was
+    /// down), items published since then, and dated no later than now, are news.
     fn classify_new(
         &self,
         feed: &FeedConfig,
         state: &FeedState,
+        known_since: Option<DateTime<Utc>>,
         articles: Vec<Article>,
         now: DateTime<Utc>,
     ) -> (Vec<NewArticle>, usize) {
         let may_alert = state.first_poll_done || feed.alert_on_first_poll;
+        let interval = chrono::Duration::from_std(feed.interval).unwrap_or(chrono::Duration::MAX);
+        let news_since = known_since.filter(|since| !may_alert && now - *since > interval);
+        let is_news = |article: &Article| {
+            may_alert
+                || news_since.is_some_and(|since| {
+                    article
+                        .published
+                        .is_some_and(|published| published >= since && published <= now)
+                })
+        };
         let oldest_alertable = now
             - chrono::Duration::from_std(self.config.poll.max_article_age)
                 .unwrap_or(chrono::Duration::days(2));
         let mut relevant = 0;
+        let mut news = 0;
         let judged = articles
             .into_iter()
             .map(|article| {
                 let verdict = self.classifier.classify_article(&article);
                 relevant += usize::from(verdict.relevant);
-                let alert =
-                    verdict.relevant && may_alert && article.effective_time() >= oldest_alertable;
+                let alert = verdict.relevant
+                    && is_news(&article)
+                    && article.effective_time() >= oldest_alertable;
+                news += usize::from(alert);
                 self.judged(article, verdict, alert)
             })
             .collect();
-        if !may_alert && relevant > 0 {
+        if let Some(since) = news_since {
+            tracing::info!(feed = %feed.name, known_since = %since.to_rfc3339(), relevant, news, "First poll of this feed saved late: what it published since it was first known is news, the rest of its backlog is stored without alerting.");
+        } else if !may_alert && relevant > 0 {
             tracing::info!(feed = %feed.name, relevant, "First poll of this feed: its backlog is stored without alerting.");
         }
         (judged, relevant)

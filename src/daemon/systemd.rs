@@ -28,6 +28,12 @@ pub(super) fn alive(status: &str) {
     send(&[NotifyState::Watchdog, NotifyState::Status(status)]);
 }
 
+/// Something is wrong: `status` is shown by `systemctl status`, and the watchdog is not
+/// fed, so systemd restarts a daemon that stays this way.
+pub(super) fn failing(status: &str) {
+    send(&[NotifyState::Status(status)]);
+}
+
 /// How often to ping: half the unit's `WatchdogSec`, or a status refresh every 30 s.
 pub(super) fn ping_interval() -> Duration {
     sd_notify::watchdog_enabled()

@@ -8,6 +8,7 @@ use super::pipeline::{FeedError, FeedReport, Pipeline};
 use super::schedule::{Hosts, host_of, recorded_wait, schedule_next, throttled};
 use crate::config::{FeedConfig, PollConfig, SinkConfig};
 use crate::notify::DeliveryReport;
+use crate::store::StoreError;
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +50,9 @@ pub(super) async fn poll_and_schedule(
     limits: &Limits,
     shutdown: &CancellationToken,
 ) -> Option<Polled> {
+    if pipeline.store_failed() {
+        return None;
+    }
     let host_semaphore = limits.hosts.semaphore(&host_of(feed));
     let permits = tokio::select! {
         _ = shutdown.cancelled() => return None,
@@ -60,13 +64,32 @@ pub(super) async fn poll_and_schedule(
     };
     let result = pipeline.poll_feed(feed, shutdown).await;
     drop(permits);
-    if let Err(FeedError::Cancelled { .. }) = result {
-        tracing::debug!(feed = %feed.name, "Fetch cancelled by shutdown.");
-        return None;
+    match &result {
+        Err(FeedError::Cancelled { .. }) => {
+            tracing::debug!(feed = %feed.name, "Fetch cancelled by shutdown.");
+            return None;
+        }
+        Err(FeedError::Store { cause, .. }) if cause.is_io() => {
+            note_store_failure(pipeline, cause);
+            return None;
+        }
+        _ => {}
     }
     log_poll(feed, &result);
     let wait = schedule_next(pipeline, feed, &result);
     Some((result, wait))
+}
+
+/// A write to the store failed: polls and deliveries wait. Logged once, when the store
+/// starts failing; the daemon's health check decides what it means and logs it once per
+/// check from then on.
+fn note_store_failure(pipeline: &Pipeline, err: &StoreError) {
+    if pipeline.set_store_failed(true) {
+        let cause = pipeline.store().unwritable(err);
+        tracing::warn!(error = %cause, "A store write failed: polls and deliveries wait for the store's health check.");
+    } else {
+        tracing::debug!(error = %err, "Store write failed while the store is failing.");
+    }
 }
 
 fn log_poll(feed: &FeedConfig, result: &Result<FeedReport, FeedError>) {
@@ -150,7 +173,16 @@ async fn feed_loop(
         }
         let Some((result, wait)) = poll_and_schedule(&pipeline, &feed, &limits, &shutdown).await
         else {
-            return;
+            if shutdown.is_cancelled() {
+                return;
+            }
+            // The store takes no writes: nothing a poll did could be saved. Wait for it,
+            // fetching nothing (the daemon's health check decides what happens).
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(feed.interval) => {}
+            }
+            continue;
         };
         if result.as_ref().is_ok_and(|report| report.queued > 0) {
             for waker in &wakers {
@@ -179,6 +211,15 @@ async fn delivery_loop(
         if shutdown.is_cancelled() {
             return;
         }
+        if pipeline.store_failed() {
+            // A send could not be recorded, so the alert would go again after a restart:
+            // pending alerts stay in the outbox, on disk, until the store takes writes.
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(IDLE_DELIVERY_CHECK) => {}
+            }
+            continue;
+        }
         let wait = match pipeline.deliver(&sink).await {
             Ok(DeliveryReport {
                 blocked_until: Some(until),
@@ -195,6 +236,10 @@ async fn delivery_loop(
                     IDLE_DELIVERY_CHECK
                 }
             },
+            Err(err) if err.is_io() => {
+                note_store_failure(&pipeline, &err);
+                IDLE_DELIVERY_CHECK
+            }
             Err(err) => {
                 tracing::error!(sink = %sink.name, error = %err, "Delivery stopped by a store error.");
                 IDLE_DELIVERY_CHECK

@@ -131,6 +131,54 @@ impl Store {
         Ok(bytes.and_then(|b| keys::decode(&b).ok()))
     }
 
+    /// When this store first knew the feed (see [`Store::remember_feeds`]); `None` for a
+    /// feed never recorded, or a record that cannot be read as a time.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read failure.
+    pub fn feed_known_since(&self, feed_url: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let bytes = self
+            .meta
+            .get(keys::known_since_key(feed_url))
+            .map_err(io("feed known-since read"))?;
+        Ok(bytes
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .and_then(|b| DateTime::from_timestamp(i64::from_be_bytes(b), 0)))
+    }
+
+    /// Records `now` as the time the store first knew each of these feeds, for those it
+    /// has no time for yet (one batch); returns how many it recorded. A feed's first poll
+    /// stores its backlog without alerting; when that poll cannot be saved for a while (a
+    /// full disk), what the feed published after this time is news when it finally is.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on a read or write failure.
+    pub fn remember_feeds<'a>(
+        &self,
+        feed_urls: impl IntoIterator<Item = &'a str>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut recorded = 0;
+        for url in feed_urls {
+            let key = keys::known_since_key(url);
+            if !self
+                .meta
+                .contains_key(&key)
+                .map_err(io("feed known-since read"))?
+            {
+                batch.insert(key, &now.timestamp().to_be_bytes());
+                recorded += 1;
+            }
+        }
+        if recorded > 0 {
+            self.meta
+                .apply_batch(batch)
+                .map_err(io("feed known-since write"))?;
+        }
+        Ok(recorded)
+    }
+
     /// Saves a feed's state on its own (after a failed or unchanged poll), counting the
     /// feed if it is new.
     ///

@@ -3,7 +3,9 @@
 //! | tree       | key                                   | value                          |
 //! |------------|---------------------------------------|--------------------------------|
 //! | `meta`     | `schema_version`, `stories_version`,  | u32 / u64 / i64 (Unix seconds),|
-//! |            | `last_prune`, `legacy_article_keys`   | big-endian; a flag byte        |
+//! |            | `last_prune`, `legacy_article_keys`,  | big-endian; a flag byte        |
+//! |            | `health_probe`,                       |                                |
+//! |            | `feed_known_since`, 0x00, feed URL    | i64 (Unix seconds), big-endian |
 //! |            | `counts`                              | [`super::Counts`]              |
 //! | `articles` | xxh3-64(feed URL), xxh3-64(key), 16 B | [`super::StoredArticle`]       |
 //! | `feeds`    | feed URL, UTF-8                       | [`super::FeedState`]           |
@@ -44,6 +46,10 @@ pub(super) const STORIES_VERSION_KEY: &[u8] = b"stories_version";
 pub(super) const LAST_PRUNE_KEY: &[u8] = b"last_prune";
 /// The counts record (see [`super::Counts`]).
 pub(super) const COUNTS_KEY: &[u8] = b"counts";
+/// Overwritten by every health check: a write that succeeds shows the store takes writes.
+pub(super) const HEALTH_PROBE_KEY: &[u8] = b"health_probe";
+/// Before a feed URL: when this store first knew the feed (see `Store::feed_known_since`).
+pub(super) const KNOWN_SINCE_PREFIX: &[u8] = b"feed_known_since\0";
 /// Set when a schema 1 store kept tombstones under schema 1 keys (see [`article_keys`]).
 pub(super) const LEGACY_KEYS_KEY: &[u8] = b"legacy_article_keys";
 
@@ -71,6 +77,13 @@ pub(super) fn sink_prefix(sink: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(sink.len() + 1);
     key.extend_from_slice(sink.as_bytes());
     key.push(0);
+    key
+}
+
+/// The `meta` key that holds when a feed was first known.
+pub(super) fn known_since_key(feed_url: &str) -> Vec<u8> {
+    let mut key = KNOWN_SINCE_PREFIX.to_vec();
+    key.extend_from_slice(feed_url.as_bytes());
     key
 }
 

@@ -102,7 +102,44 @@ pub enum StoreError {
         /// Why (in the message, so not also a `source()`, which would print it twice).
         cause: sled::Error,
     },
+    /// A write to disk failed, and sled takes no write after that until the store is
+    /// opened again: the daemon stops so that it can be restarted.
+    #[error(
+        "the store at {path} cannot be written ({cause}); sled takes no more writes after a failed one until it is opened again, so parleyd stops: make room under storage.path and start it again (systemd restarts it)"
+    )]
+    Unwritable {
+        /// The sled directory.
+        path: PathBuf,
+        /// What failed and why, with "storage full" first when the disk is.
+        cause: String,
+    },
 }
+
+impl StoreError {
+    /// Whether the cause is a full disk, or a file size or quota limit: the store needs
+    /// room, not repair.
+    pub fn is_storage_full(&self) -> bool {
+        use std::io::ErrorKind;
+        let cause = match self {
+            StoreError::Open { cause, .. } | StoreError::Io { cause, .. } => cause,
+            StoreError::Unwritable { cause, .. } => return cause.starts_with(STORAGE_FULL),
+            _ => return false,
+        };
+        matches!(cause, sled::Error::Io(err) if matches!(
+            err.kind(),
+            ErrorKind::StorageFull | ErrorKind::FileTooLarge | ErrorKind::QuotaExceeded
+        ))
+    }
+
+    /// Whether this is a failure of the disk under the store (as opposed to a conflict,
+    /// a schema or a lock), which sled does not recover from while it runs.
+    pub fn is_io(&self) -> bool {
+        matches!(self, StoreError::Io { .. } | StoreError::Unwritable { .. })
+    }
+}
+
+/// How a cause that is a full disk begins, in messages and logs.
+const STORAGE_FULL: &str = "storage full";
 
 fn io(operation: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
     move |cause| StoreError::Io { operation, cause }
@@ -223,15 +260,43 @@ impl Store {
         Ok(store)
     }
 
-    /// Whether the store answers: one small read, cheap enough for every health check.
+    /// Whether the store answers and takes writes: one small read and one small write,
+    /// cheap enough for every health check.
     ///
     /// # Errors
-    /// [`StoreError::Io`] when the read fails.
+    /// [`StoreError::Io`] when the read or the write fails.
     pub fn check(&self) -> Result<(), StoreError> {
         self.meta
             .get(keys::SCHEMA_KEY)
             .map(drop)
-            .map_err(io("health check"))
+            .map_err(io("health check"))?;
+        // sled keeps answering reads after a write to disk failed (a full disk) but refuses
+        // every write from then on, until it is opened again: only a write tells.
+        let now = chrono::Utc::now().timestamp().to_be_bytes();
+        self.meta
+            .insert(keys::HEALTH_PROBE_KEY, &now)
+            .map(drop)
+            .map_err(io("health check write"))
+    }
+
+    /// `err` as the store's failure to take writes, naming the store and saying "storage
+    /// full" first when the disk is.
+    pub fn unwritable(&self, err: &StoreError) -> StoreError {
+        let cause = match err {
+            StoreError::Unwritable { cause, .. } => cause.clone(),
+            // sled renders an I/O error with `Debug`; the kind says it plainly.
+            StoreError::Io {
+                operation,
+                cause: sled::Error::Io(io),
+            } if err.is_storage_full() => {
+                format!("{STORAGE_FULL}: {operation} failed: {}", io.kind())
+            }
+            other => other.to_string(),
+        };
+        StoreError::Unwritable {
+            path: self.path.clone(),
+            cause,
+        }
     }
 
     /// The sled directory.
