@@ -161,13 +161,15 @@ pub async fn once(config: Config) -> Result<OnceReport, StartError> {
 
 /// Runs until `shutdown` is cancelled: each feed polls on its own schedule, each sink
 /// delivers as alerts arrive. A config arriving on `reloads` (already validated) replaces
-/// the running one: the feed and delivery tasks of the old one finish what they are doing
-/// and stop, new ones start on the same store, so feeds that stay keep their state. On
-/// shutdown no new poll or send starts, the ones in flight finish, the store is flushed,
-/// and the function returns.
+/// the running one: the feed and delivery tasks of the old one stop (a fetch in flight is
+/// dropped, a commit or send in progress finishes), new ones start on the same store, so
+/// feeds that stay keep their state and a dropped fetch is simply polled again. On
+/// shutdown no new poll or send starts, fetches in flight are dropped, commits and sends
+/// in progress finish, the store is closed, and the function returns.
 ///
 /// # Errors
-/// [`StartError`] if the pipeline cannot start.
+/// [`StartError`] if the pipeline cannot start, or [`StoreError::Unwritable`] when the
+/// store stopped taking writes while running (see `StoreHealth`).
 pub async fn run(
     config: Config,
     mut reloads: tokio::sync::mpsc::Receiver<Config>,
