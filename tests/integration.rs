@@ -33,6 +33,9 @@ mod store_damage;
 // Signatures, routing, mentions, dead-lettering by age.
 mod delivery;
 
+// Discord, Teams, ntfy and email against real local receivers and an SMTP server.
+mod sinks;
+
 // SIGKILL at random moments: no alert lost, none doubled under another id.
 mod chaos;
 

@@ -84,6 +84,34 @@ pub(super) fn check_config(path: &Path) -> Result<ExitCode> {
                     .unwrap_or_default();
                 format!("webhook to {host}, URL from {}{signed}", url.origin())
             }
+            SinkKind::Discord { url, .. } => format!("discord, URL from {}", url.origin()),
+            SinkKind::Teams { url } => format!("teams, URL from {}", url.origin()),
+            SinkKind::Ntfy { url, token, .. } => {
+                let auth = token
+                    .as_ref()
+                    .map(|t| format!(", token from {}", t.origin()))
+                    .unwrap_or_default();
+                format!("ntfy, topic URL from {}{auth}", url.origin())
+            }
+            SinkKind::Email(email) => {
+                let tls = match email.tls {
+                    parleyd::config::SmtpTls::Starttls => "STARTTLS",
+                    parleyd::config::SmtpTls::Tls => "TLS",
+                    parleyd::config::SmtpTls::None => "no TLS",
+                };
+                let login = email
+                    .credentials
+                    .as_ref()
+                    .map(|(_, password)| format!(", password from {}", password.origin()))
+                    .unwrap_or_default();
+                format!(
+                    "email via {}:{} ({tls}{login}) to {} recipient{}",
+                    email.host,
+                    email.port,
+                    email.to.len(),
+                    if email.to.len() == 1 { "" } else { "s" }
+                )
+            }
         };
         writeln!(out, "    {:<24} {detail}", sink.name)?;
     }

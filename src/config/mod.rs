@@ -256,8 +256,8 @@ pub struct Flood {
     pub window: Duration,
 }
 
-/// Slack's default flood guard: a channel that pings more than ten times in ten minutes
-/// is a channel people mute.
+/// The default flood guard of the sinks people read (Slack, Discord, Teams, ntfy, email): a
+/// channel or inbox that pings more than ten times in ten minutes is one people mute.
 pub const DEFAULT_SLACK_FLOOD: Flood = Flood {
     limit: 10,
     window: Duration::from_secs(600),
@@ -306,6 +306,86 @@ pub enum SinkKind {
         /// The Standard Webhooks signing key (`secret = "whsec_…"`), if the receiver verifies.
         signing_key: Option<SigningKey>,
     },
+    /// A Discord channel webhook (an embed per alert).
+    Discord {
+        /// The webhook URL (a secret: its last segment is the webhook's token).
+        url: Secret,
+        /// Who to ping; none unless configured.
+        mention: Option<DiscordMention>,
+    },
+    /// A Microsoft Teams workflow ("When a Teams webhook request is received"), posting an
+    /// Adaptive Card.
+    Teams {
+        /// The workflow URL (a secret: its `sig` query parameter is the credential).
+        url: Secret,
+    },
+    /// An ntfy topic.
+    Ntfy {
+        /// The topic URL, `https://ntfy.sh/TOPIC` (a secret: on a public server the topic
+        /// name is the only access control).
+        url: Secret,
+        /// An access token (`tk_…`) for a protected topic, sent as a bearer token.
+        token: Option<Secret>,
+        /// ntfy's priority, 1 (min) to 5 (max); the server's default (3) when absent.
+        priority: Option<u8>,
+    },
+    /// Email through an SMTP server, one message per alert.
+    Email(Box<EmailSink>),
+}
+
+/// Who a Discord alert pings. Discord only pings whom `allowed_mentions` names, so feed
+/// text can never ping anyone, whatever it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiscordMention {
+    /// `@everyone`.
+    Everyone,
+    /// `@here`.
+    Here,
+    /// A role, by id.
+    Role(String),
+    /// A user, by id.
+    User(String),
+}
+
+/// How the email sink talks to its SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which must succeed (port 587 by default).
+    Starttls,
+    /// TLS from the first byte (port 465 by default).
+    Tls,
+    /// No encryption: only for a relay on the same machine (port 25 by default).
+    None,
+}
+
+impl SmtpTls {
+    /// The usual port for this mode.
+    pub fn default_port(self) -> u16 {
+        match self {
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+            SmtpTls::None => 25,
+        }
+    }
+}
+
+/// An email sink's server, login and addresses.
+#[derive(Debug, Clone)]
+pub struct EmailSink {
+    /// The SMTP server's host name (checked against its certificate).
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// STARTTLS, implicit TLS or none.
+    pub tls: SmtpTls,
+    /// The login, when the server wants one (`username` and `password` together).
+    pub credentials: Option<(Secret, Secret)>,
+    /// The sender, `Name <address>` or a bare address.
+    pub from: lettre::message::Mailbox,
+    /// The recipients (at least one).
+    pub to: Vec<lettre::message::Mailbox>,
+    /// An extra CA certificate (PEM) to trust, for a relay with a private CA.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl SinkKind {
@@ -315,7 +395,29 @@ impl SinkKind {
             SinkKind::Stdout { .. } => "stdout",
             SinkKind::Slack { .. } => "slack",
             SinkKind::Webhook { .. } => "webhook",
+            SinkKind::Discord { .. } => "discord",
+            SinkKind::Teams { .. } => "teams",
+            SinkKind::Ntfy { .. } => "ntfy",
+            SinkKind::Email(_) => "email",
         }
+    }
+
+    /// The URL this sink posts to, for the kinds that post to one.
+    pub fn url(&self) -> Option<&Secret> {
+        match self {
+            SinkKind::Slack { url, .. }
+            | SinkKind::Webhook { url, .. }
+            | SinkKind::Discord { url, .. }
+            | SinkKind::Teams { url }
+            | SinkKind::Ntfy { url, .. } => Some(url),
+            SinkKind::Stdout { .. } | SinkKind::Email(_) => None,
+        }
+    }
+
+    /// Whether people read this sink's messages as they arrive, so it gets the default
+    /// flood guard and a flood of alerts arrives as a digest instead.
+    pub fn is_read_by_people(&self) -> bool {
+        !matches!(self, SinkKind::Stdout { .. } | SinkKind::Webhook { .. })
     }
 }
 
@@ -399,16 +501,30 @@ impl Config {
     pub fn inline_secrets(&self) -> Vec<String> {
         let mut keys = Vec::new();
         for (index, sink) in self.sinks.iter().enumerate() {
-            let (url, signing_key) = match &sink.kind {
-                SinkKind::Stdout { .. } => continue,
-                SinkKind::Slack { url, .. } => (url, None),
-                SinkKind::Webhook { url, signing_key } => (url, signing_key.as_ref()),
+            let mut inline = |key: &str, secret: bool| {
+                if secret {
+                    keys.push(format!("sinks[{index}].{key}"));
+                }
             };
-            if url.is_inline() {
-                keys.push(format!("sinks[{index}].url"));
+            if let Some(url) = sink.kind.url() {
+                inline("url", url.is_inline());
             }
-            if signing_key.is_some_and(SigningKey::is_inline) {
-                keys.push(format!("sinks[{index}].secret"));
+            match &sink.kind {
+                SinkKind::Webhook { signing_key, .. } => {
+                    inline(
+                        "secret",
+                        signing_key.as_ref().is_some_and(SigningKey::is_inline),
+                    );
+                }
+                SinkKind::Ntfy { token, .. } => {
+                    inline("token", token.as_ref().is_some_and(Secret::is_inline));
+                }
+                SinkKind::Email(email) => {
+                    if let Some((_, password)) = &email.credentials {
+                        inline("password", password.is_inline());
+                    }
+                }
+                _ => {}
             }
         }
         keys

@@ -1,7 +1,7 @@
 //! Spots sink URLs that are still an example's placeholder, which pass every check of form
 //! and fail only at the first alert.
 
-use super::{Config, Problem, SinkKind};
+use super::{Config, Problem};
 
 /// A warning for each sink whose URL looks like a placeholder: Slack's documented example
 /// (`T00000000/B00000000/XXXXXXXX…`), a run of `XXXX`, or a host under the reserved
@@ -13,10 +13,7 @@ pub(super) fn placeholder_warnings(config: &Config) -> Vec<Problem> {
         .iter()
         .enumerate()
         .filter_map(|(index, sink)| {
-            let url = match &sink.kind {
-                SinkKind::Slack { url, .. } | SinkKind::Webhook { url, .. } => url,
-                SinkKind::Stdout { .. } => return None,
-            };
+            let url = sink.kind.url()?;
             let why = placeholder_reason(url.expose())?;
             Some(Problem {
                 key: format!("sinks[{index}].url"),

@@ -1,4 +1,5 @@
-//! Delivers alerts from the outbox to the configured sinks: Slack, generic webhooks, stdout.
+//! Delivers alerts from the outbox to the configured sinks: Slack, generic webhooks,
+//! Discord, Teams, ntfy, email and stdout.
 //!
 //! Each sink is worked on its own: an entry leaves the outbox only after its sink accepted
 //! it (a 2xx), a failure pushes the entry back with exponential back-off and jitter (or the
@@ -6,8 +7,13 @@
 //! dead-letter list, never silently dropped. Every attempt carries the same alert id
 //! (`webhook-id` header, `id` field) so receivers can drop repeats.
 
+pub mod discord;
+pub mod email;
+pub mod ntfy;
 pub mod slack;
 pub mod stdout;
+pub mod teams;
+pub mod text;
 pub mod webhook;
 
 use crate::config::{DeliveryConfig, SigningKey, SinkConfig, SinkKind};
@@ -51,14 +57,37 @@ pub enum DeliveryFailure {
     /// Writing to standard output failed.
     #[error("cannot write to standard output: {0}")]
     Stdout(std::io::Error),
+    /// An ntfy URL without a topic (validation refuses one; this guards the send itself).
+    #[error("the ntfy URL names no topic")]
+    NoTopic,
+    /// The email was not sent; the error says what the SMTP server or connection said.
+    #[error("email: {0}")]
+    Email(email::EmailError),
 }
 
 impl DeliveryFailure {
     /// Whether trying again cannot help: a 4xx other than 408 (timeout) and 429 (too many
     /// requests) says the request itself is wrong (a deleted webhook answers 404 or 410, a
     /// revoked token 403), and retrying it for a day only hides that from the operator.
+    /// A mail server's 5xx answer (unknown recipient, refused login) is the same verdict.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, DeliveryFailure::Status(code) if (400..500).contains(code) && *code != 408 && *code != 429)
+        match self {
+            DeliveryFailure::Status(code) => {
+                (400..500).contains(code) && *code != 408 && *code != 429
+            }
+            DeliveryFailure::Email(email::EmailError::Smtp { permanent, .. }) => *permanent,
+            DeliveryFailure::NoTopic => true,
+            _ => false,
+        }
+    }
+
+    /// Why a permanent failure is not retried, for the dead-letter reason.
+    fn not_retried(&self) -> &'static str {
+        match self {
+            DeliveryFailure::Email(_) => "a permanent (5xx) SMTP answer is not retried",
+            DeliveryFailure::NoTopic => "fix the sink's url",
+            _ => "a 4xx other than 408 and 429 is not retried",
+        }
     }
 }
 
@@ -120,18 +149,47 @@ impl Notifier {
         alert: &Alert,
         story: &StorySummary,
     ) -> Result<(), DeliveryError> {
+        let also = &story.also_reported_by;
         match &sink.kind {
             SinkKind::Stdout { json } => {
                 stdout::write(alert, story, *json).map_err(|e| stdout_error(sink, e))
             }
             SinkKind::Slack { url, mention } => {
-                let body = slack::payload(alert, &story.also_reported_by, mention.as_deref());
-                self.post(sink, url.expose(), &body, &alert.id, None).await
+                let body = slack::payload(alert, also, mention.as_deref());
+                self.post(sink, url.expose(), &body, &alert.id, Auth::None)
+                    .await
             }
             SinkKind::Webhook { url, signing_key } => {
                 let body = webhook::payload(alert, story);
-                self.post(sink, url.expose(), &body, &alert.id, signing_key.as_ref())
+                let auth = signing_key.as_ref().map_or(Auth::None, Auth::Signed);
+                self.post(sink, url.expose(), &body, &alert.id, auth).await
+            }
+            SinkKind::Discord { url, mention } => {
+                let body = discord::payload(alert, also, mention.as_ref());
+                self.post(sink, url.expose(), &body, &alert.id, Auth::None)
                     .await
+            }
+            SinkKind::Teams { url } => {
+                let body = teams::payload(alert, also);
+                self.post(sink, url.expose(), &body, &alert.id, Auth::None)
+                    .await
+            }
+            SinkKind::Ntfy {
+                url,
+                token,
+                priority,
+            } => {
+                let (root, topic) = ntfy_endpoint(sink, url)?;
+                let body = ntfy::payload(&topic, alert, also, *priority);
+                let auth = token.as_ref().map_or(Auth::None, Auth::Bearer);
+                self.post(sink, &root, &body, &alert.id, auth).await
+            }
+            SinkKind::Email(email_sink) => {
+                let message =
+                    email::message(email_sink, alert, also).map_err(|e| email_error(sink, e))?;
+                email::send(email_sink, self.config.timeout, message)
+                    .await
+                    .map_err(|e| email_error(sink, e))
             }
         }
     }
@@ -142,7 +200,7 @@ impl Notifier {
         url: &str,
         body: &serde_json::Value,
         id: &str,
-        signing_key: Option<&SigningKey>,
+        auth: Auth<'_>,
     ) -> Result<(), DeliveryError> {
         let failure = |reason: DeliveryFailure, retry_after: Option<Duration>| DeliveryError {
             sink: sink.name.clone(),
@@ -158,9 +216,13 @@ impl Notifier {
             .header("content-type", "application/json")
             .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string());
-        if let Some(key) = signing_key {
-            let signature = webhook::signature(key, id, timestamp, body.as_bytes());
-            request = request.header("webhook-signature", signature);
+        match auth {
+            Auth::None => {}
+            Auth::Signed(key) => {
+                let signature = webhook::signature(key, id, timestamp, body.as_bytes());
+                request = request.header("webhook-signature", signature);
+            }
+            Auth::Bearer(token) => request = request.bearer_auth(token.expose()),
         }
         let response = request
             .body(body)
@@ -300,12 +362,40 @@ impl Notifier {
             }
             SinkKind::Slack { url, mention } => {
                 let body = slack::digest_payload(alerts, mention.as_deref());
-                self.post(sink, url.expose(), &body, digest_id, None).await
+                self.post(sink, url.expose(), &body, digest_id, Auth::None)
+                    .await
             }
             SinkKind::Webhook { url, signing_key } => {
                 let body = webhook::digest_payload(digest_id, alerts);
-                self.post(sink, url.expose(), &body, digest_id, signing_key.as_ref())
+                let auth = signing_key.as_ref().map_or(Auth::None, Auth::Signed);
+                self.post(sink, url.expose(), &body, digest_id, auth).await
+            }
+            SinkKind::Discord { url, mention } => {
+                let body = discord::digest_payload(alerts, mention.as_ref());
+                self.post(sink, url.expose(), &body, digest_id, Auth::None)
                     .await
+            }
+            SinkKind::Teams { url } => {
+                let body = teams::digest_payload(alerts);
+                self.post(sink, url.expose(), &body, digest_id, Auth::None)
+                    .await
+            }
+            SinkKind::Ntfy {
+                url,
+                token,
+                priority,
+            } => {
+                let (root, topic) = ntfy_endpoint(sink, url)?;
+                let body = ntfy::digest_payload(&topic, alerts, *priority);
+                let auth = token.as_ref().map_or(Auth::None, Auth::Bearer);
+                self.post(sink, &root, &body, digest_id, auth).await
+            }
+            SinkKind::Email(email_sink) => {
+                let message = email::digest_message(email_sink, digest_id, alerts)
+                    .map_err(|e| email_error(sink, e))?;
+                email::send(email_sink, self.config.timeout, message)
+                    .await
+                    .map_err(|e| email_error(sink, e))
             }
         }
     }
@@ -347,10 +437,7 @@ impl Notifier {
         alert.attempts += 1;
         alert.last_error = Some(err.reason.to_string());
         if err.reason.is_permanent() {
-            alert.last_error = Some(format!(
-                "{}; a 4xx other than 408 and 429 is not retried",
-                err.reason
-            ));
+            alert.last_error = Some(format!("{}; {}", err.reason, err.reason.not_retried()));
             store.move_to_dead(key, alert)?;
             report.dead += 1;
             metrics::counter!(crate::telemetry::metric::ALERTS_DEAD, "sink" => sink.name.clone())
@@ -390,9 +477,14 @@ impl Notifier {
         })
     }
 
-    /// Slack accepts about one message a second per webhook; keep under it.
+    /// Slack accepts about one message a second per webhook; keep under it. Discord and
+    /// Teams channels are chat too, with limits of the same order; a 429 from any of them
+    /// carries `Retry-After`, which the retry honours.
     async fn pace(&self, sink: &SinkConfig) {
-        if matches!(sink.kind, SinkKind::Slack { .. }) {
+        if matches!(
+            sink.kind,
+            SinkKind::Slack { .. } | SinkKind::Discord { .. } | SinkKind::Teams { .. }
+        ) {
             tokio::time::sleep(SLACK_MESSAGE_GAP).await;
         }
     }
@@ -445,6 +537,39 @@ fn digest_id(alerts: &[Alert]) -> String {
         "digest-{:016x}",
         xxhash_rust::xxh3::xxh3_64(ids.join(",").as_bytes())
     )
+}
+
+/// How a request proves itself to the receiver.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    /// Nothing: the URL is the credential (Slack, Discord, Teams).
+    None,
+    /// A Standard Webhooks signature.
+    Signed(&'a SigningKey),
+    /// `Authorization: Bearer` (an ntfy access token).
+    Bearer(&'a crate::config::Secret),
+}
+
+/// The root and topic an ntfy topic URL posts to. Validation checked the URL names a topic;
+/// one that does not cannot be sent to, now or later.
+fn ntfy_endpoint(
+    sink: &SinkConfig,
+    url: &crate::config::Secret,
+) -> Result<(String, String), DeliveryError> {
+    ntfy::endpoint(url.expose()).ok_or_else(|| DeliveryError {
+        sink: sink.name.clone(),
+        reason: DeliveryFailure::NoTopic,
+        retry_after: None,
+    })
+}
+
+/// An email that was not sent, as a delivery error.
+fn email_error(sink: &SinkConfig, err: email::EmailError) -> DeliveryError {
+    DeliveryError {
+        sink: sink.name.clone(),
+        reason: DeliveryFailure::Email(err),
+        retry_after: None,
+    }
 }
 
 /// A failure to write to standard output, as a delivery error.

@@ -1,7 +1,10 @@
-//! Real servers on 127.0.0.1 for the tests: a feed server and a webhook receiver, plus
-//! helpers to write configs and run the real `parleyd` binary.
+//! Real servers on 127.0.0.1 for the tests: a feed server, a webhook receiver and an SMTP
+//! server, plus helpers to write configs and run the real `parleyd` binary.
 
 #![allow(dead_code)]
+
+mod smtp;
+pub use smtp::SmtpServer;
 
 use axum::Router;
 use axum::body::{Body, Bytes};

@@ -39,6 +39,7 @@ pub(super) const DELIVERY_KEYS: &[&str] = &[
 ];
 pub(super) const LOG_KEYS: &[&str] = &["level", "format"];
 pub(super) const FEED_KEYS: &[&str] = &["url", "name", "interval", "alert_on_first_poll"];
+/// Every key a `[[sinks]]` table may hold; which of them a kind takes is [`kind_keys`].
 pub(super) const SINK_KEYS: &[&str] = &[
     "kind",
     "name",
@@ -46,14 +47,52 @@ pub(super) const SINK_KEYS: &[&str] = &[
     "format",
     "secret",
     "mention",
+    "token",
+    "priority",
+    "host",
+    "port",
+    "tls",
+    "username",
+    "password",
+    "from",
+    "to",
+    "ca_file",
     "min_score",
     "feeds",
     "events",
     "flood_limit",
     "flood_window",
 ];
+/// The keys every sink takes: its kind, name, route and flood guard.
+pub(super) const COMMON_SINK_KEYS: &[&str] = &[
+    "kind",
+    "name",
+    "min_score",
+    "feeds",
+    "events",
+    "flood_limit",
+    "flood_window",
+];
+
+/// The keys of one sink kind besides the common ones; `None` for an unknown kind.
+pub(super) fn kind_keys(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "stdout" => &["format"],
+        "slack" => &["url", "mention"],
+        "webhook" => &["url", "secret"],
+        "discord" => &["url", "mention"],
+        "teams" => &["url"],
+        "ntfy" => &["url", "token", "priority"],
+        "email" => &[
+            "host", "port", "tls", "username", "password", "from", "to", "ca_file",
+        ],
+        _ => return None,
+    })
+}
 pub(super) const SERVER_KEYS: &[&str] = &["listen"];
-pub(super) const SINK_KINDS: &[&str] = &["stdout", "slack", "webhook"];
+pub(super) const SINK_KINDS: &[&str] = &[
+    "stdout", "slack", "webhook", "discord", "teams", "ntfy", "email",
+];
 
 impl Walker<'_> {
     /// Reports keys that are not in `allowed`, with a suggestion when one is close.

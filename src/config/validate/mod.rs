@@ -3,11 +3,13 @@
 //! One walker, split by job: `keys` lists every table's keys and reports unknown ones with
 //! a did-you-mean; `values` reads typed values (strings, durations, sizes, secrets) and
 //! reports wrong types; `sections` builds the single-table sections (`[storage]`, `[poll]`,
-//! …); `feeds` and `sinks` build the `[[feeds]]` and `[[sinks]]` lists.
+//! …); `feeds` and `sinks` build the `[[feeds]]` and `[[sinks]]` lists, and `sink_kinds`
+//! reads the keys of the Discord, Teams, ntfy and email sinks.
 
 mod feeds;
 mod keys;
 mod sections;
+mod sink_kinds;
 mod sinks;
 mod values;
 

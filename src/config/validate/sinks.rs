@@ -1,9 +1,10 @@
-//! `[[sinks]]`: each sink's kind, URL, signing key, route and flood guard.
+//! `[[sinks]]`: each sink's kind, URL, signing key, route and flood guard (the keys of
+//! Discord, Teams, ntfy and email sinks are read in `sink_kinds`).
 //!
 //! A sink takes only the keys of its kind; a URL or secret is never quoted in a message.
 
 use super::Walker;
-use super::keys::{SINK_KEYS, SINK_KINDS};
+use super::keys::{COMMON_SINK_KEYS, SINK_KEYS, SINK_KINDS, kind_keys};
 use crate::config::secret::{Secret, SigningKey};
 use crate::config::{DEFAULT_SLACK_FLOOD, Flood, Route, SinkConfig, SinkKind};
 use toml::{Table, Value};
@@ -29,6 +30,7 @@ impl Walker<'_> {
                 }
                 continue;
             };
+            self.check_kind_keys(table, &prefix, &kind_name);
             let kind = match kind_name.as_str() {
                 "stdout" => {
                     let json = match self.string(Some(table), &prefix, "format").as_deref() {
@@ -44,40 +46,24 @@ impl Walker<'_> {
                             false
                         }
                     };
-                    if table.contains_key("url") {
-                        self.problem(format!("{prefix}.url"), "a stdout sink takes no url");
-                    }
                     Some(SinkKind::Stdout { json })
                 }
-                "slack" | "webhook" => {
-                    if table.contains_key("format") {
-                        self.problem(
-                            format!("{prefix}.format"),
-                            format!("only stdout sinks take a format, not {kind_name}"),
-                        );
-                    }
-                    let only = |key: &str, kind: &str| kind_name != kind && table.contains_key(key);
-                    if only("secret", "webhook") {
-                        self.problem(
-                            format!("{prefix}.secret"),
-                            "only webhook sinks take a signing secret",
-                        );
-                    }
-                    if only("mention", "slack") {
-                        self.problem(
-                            format!("{prefix}.mention"),
-                            "only slack sinks take a mention",
-                        );
-                    }
+                "slack" => {
                     let url = self.sink_url(table, &prefix);
-                    if kind_name == "slack" {
-                        let mention = self.mention(table, &prefix);
-                        url.map(|url| SinkKind::Slack { url, mention })
-                    } else {
-                        let signing_key = self.signing_key(table, &prefix);
-                        url.map(|url| SinkKind::Webhook { url, signing_key })
-                    }
+                    let mention = self.mention(table, &prefix);
+                    url.map(|url| SinkKind::Slack { url, mention })
                 }
+                "webhook" => {
+                    let url = self.sink_url(table, &prefix);
+                    let signing_key = self.signing_key(table, &prefix);
+                    url.map(|url| SinkKind::Webhook { url, signing_key })
+                }
+                "discord" => self.discord(table, &prefix),
+                "teams" => self
+                    .sink_url(table, &prefix)
+                    .map(|url| SinkKind::Teams { url }),
+                "ntfy" => self.ntfy(table, &prefix),
+                "email" => self.email(table, &prefix),
                 other => {
                     self.problem(
                         format!("{prefix}.kind"),
@@ -97,8 +83,7 @@ impl Walker<'_> {
             };
             let flood_window = self.duration(Some(table), &prefix, "flood_window");
             let Some(kind) = kind else { continue };
-            let default_flood =
-                matches!(kind, SinkKind::Slack { .. }).then_some(DEFAULT_SLACK_FLOOD);
+            let default_flood = kind.is_read_by_people().then_some(DEFAULT_SLACK_FLOOD);
             let flood = match (flood_limit, flood_window, default_flood) {
                 // flood_limit = 0 turns the guard off.
                 (Some(0), _, _) => None,
@@ -228,9 +213,29 @@ impl Walker<'_> {
         key
     }
 
-    /// The URL of a slack or webhook sink: resolved from the environment, checked to be
+    /// Reports a key that sinks take, but not sinks of this kind (`secret` on a slack sink).
+    /// Keys no sink takes are reported by `check_keys`, with a did-you-mean.
+    fn check_kind_keys(&mut self, table: &Table, prefix: &str, kind: &str) {
+        let Some(own) = kind_keys(kind) else { return };
+        for key in table.keys() {
+            let key = key.as_str();
+            if SINK_KEYS.contains(&key) && !COMMON_SINK_KEYS.contains(&key) && !own.contains(&key) {
+                let takes = if own.is_empty() {
+                    "none but the common ones".to_string()
+                } else {
+                    own.join(", ")
+                };
+                self.problem(
+                    format!("{prefix}.{key}"),
+                    format!("a {kind} sink takes no `{key}` (its own keys: {takes})"),
+                );
+            }
+        }
+    }
+
+    /// The URL of a sink that posts over HTTP: resolved from the environment, checked to be
     /// http(s), and never quoted in a message.
-    fn sink_url(&mut self, table: &Table, prefix: &str) -> Option<Secret> {
+    pub(super) fn sink_url(&mut self, table: &Table, prefix: &str) -> Option<Secret> {
         let key = format!("{prefix}.url");
         if !table.contains_key("url") {
             self.problem(
