@@ -8,9 +8,10 @@
 //!
 //! ```text
 //! config ──> poll ──> parse ──> classify ──> store ──> notify
-//!  (TOML)   (HTTP,    (feed-rs   (profile     (sled: dedup,  (Slack / webhook /
-//!            file,     → Article) from the     one commit     stdout sinks, from
-//!            ETag)                corpus)      per poll)      the outbox)
+//!  (TOML)   (HTTP,    (feed-rs   (profile     (sled: dedup,  (Slack, webhook,
+//!            file,     → Article) from the     one commit     Discord, Teams, ntfy,
+//!            ETag)                corpus)      per poll)      email, stdout sinks,
+//!                                                             from the outbox)
 //! ```
 //!
 //! [`daemon`] wires the stages together, schedules feeds and owns shutdown; [`server`]
