@@ -3,16 +3,16 @@
 //! HTML-escaped, since titles are written by strangers.
 
 use crate::config::Config;
-use crate::store::{Store, StoredArticle};
+use crate::store::{DayCount, Store, StoredArticle};
 use crate::telemetry::metric;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use metrics_exporter_prometheus::PrometheusHandle;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -254,21 +254,14 @@ type SinkStates<'a> = HashMap<&'a str, Vec<(&'a str, &'static str)>>;
 /// Each alert's state per sink, in the config's sink order.
 fn sink_states<'a>(
     config: &'a Config,
-    pending: &'a [crate::model::Alert],
-    dead: &'a [crate::model::Alert],
-    sent: &'a [crate::store::SentAlert],
+    per_sink: &'a [(String, String, &'static str)],
 ) -> SinkStates<'a> {
     let mut states: SinkStates<'a> = HashMap::new();
-    let entries = sent
-        .iter()
-        .map(|s| (&s.alert, "sent"))
-        .chain(pending.iter().map(|a| (a, "pending")))
-        .chain(dead.iter().map(|a| (a, "dead")));
-    for (alert, state) in entries {
+    for (id, sink, state) in per_sink {
         states
-            .entry(alert.id.as_str())
+            .entry(id.as_str())
             .or_default()
-            .push((alert.sink.as_str(), state));
+            .push((sink.as_str(), state));
     }
     let order = |sink: &str| config.sinks.iter().position(|s| s.name == sink);
     for per_sink in states.values_mut() {
@@ -358,18 +351,31 @@ fn render_status(view: &StatusView) -> Result<String, crate::store::StoreError> 
     }
     html.push_str("</table>");
 
-    let week = store.articles_since(now - ChronoDuration::days(CHART_DAYS))?;
-    let matches: Vec<&StoredArticle> = week
-        .iter()
-        .filter(|a| a.verdict.as_ref().is_some_and(|v| v.relevant))
-        .collect();
-    let pending_alerts = store.pending_alerts()?;
-    let dead_alerts = store.dead_alerts()?;
-    let sent_alerts = store.sent_alerts()?;
-    let states = sink_states(config, &pending_alerts, &dead_alerts, &sent_alerts);
+    // The recent record and a few point reads: the page costs the same at any store size.
+    let recent = store.recent()?;
+    let week_start = now - ChronoDuration::days(CHART_DAYS);
+    let mut matches: Vec<StoredArticle> = Vec::new();
+    let mut per_sink = Vec::new();
+    let newest = recent.matches.iter().rev();
+    for recent_match in newest.filter(|m| m.first_seen >= week_start) {
+        if matches.len() == LATEST_MATCHES {
+            break;
+        }
+        // A match pruned since (retention shorter than a week) is left out.
+        let Some(stored) = store.article(&recent_match.key)? else {
+            continue;
+        };
+        if let (Some((sequence, sinks)), Some(id)) = (&recent_match.queued, &stored.alert_id) {
+            for (sink, state) in store.alert_states(id, *sequence, sinks)? {
+                per_sink.push((id.clone(), sink, state));
+            }
+        }
+        matches.push(stored);
+    }
+    let states = sink_states(config, &per_sink);
 
     html.push_str("<h2>Latest matches</h2><table id=\"matches\"><tr><th>First seen</th><th>Feed</th><th>Event</th><th>Score</th><th>Headline</th><th>Alert, per sink</th></tr>");
-    for stored in matches.iter().rev().take(LATEST_MATCHES) {
+    for stored in &matches {
         let article = &stored.article;
         let verdict = stored.verdict.as_ref();
         let alert_state = alert_cell(stored, config, &states);
@@ -425,26 +431,19 @@ fn render_status(view: &StatusView) -> Result<String, crate::store::StoreError> 
     }
     html.push_str("</table>");
 
-    html.push_str(&chart(&week, now));
+    html.push_str(&chart(&recent.days, now));
     html.push_str("</body></html>");
     Ok(html)
 }
 
 /// Matches and alerts per day over the last week, as an inline SVG bar chart.
-fn chart(week: &[StoredArticle], now: DateTime<Utc>) -> String {
+fn chart(counts: &BTreeMap<NaiveDate, DayCount>, now: DateTime<Utc>) -> String {
     let today = now.date_naive();
     let mut days = Vec::new();
     for back in (0..CHART_DAYS).rev() {
         let day = today - ChronoDuration::days(back);
-        let on_day = week
-            .iter()
-            .filter(|a| a.article.first_seen.date_naive() == day);
-        let matches = on_day
-            .clone()
-            .filter(|a| a.verdict.as_ref().is_some_and(|v| v.relevant))
-            .count();
-        let alerts = on_day.filter(|a| a.opened_story()).count();
-        days.push((day, matches, alerts));
+        let count = counts.get(&day).copied().unwrap_or_default();
+        days.push((day, count.matches as usize, count.alerts as usize));
     }
     let top = days.iter().map(|(_, m, _)| *m).max().unwrap_or(0).max(1) as f64;
     let mut svg = String::from(

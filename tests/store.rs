@@ -770,6 +770,12 @@ async fn the_counts_record_follows_every_kind_of_write() {
         &other.feed_url.clone(),
         vec![alerting_to(other, &["a"])],
     );
+    let recent = store.recent().unwrap();
+    let newest: Vec<_> = recent.matches.iter().map(|m| m.queued.clone()).collect();
+    assert_eq!(newest.len(), 2, "two matches, both alerting");
+    assert!(newest.iter().all(Option::is_some));
+    let today = recent.days[&Utc::now().date_naive()];
+    assert_eq!((today.matches, today.alerts), (2, 2));
     let counts = store.counts().unwrap();
     assert_eq!(counts.articles, 8);
     assert_eq!((counts.feeds, counts.stories), (3, 2));
@@ -825,6 +831,7 @@ fn a_schema_2_store_is_counted_once_when_migrated() {
         let db = sled::open(&path).unwrap();
         let meta = db.open_tree("meta").unwrap();
         meta.remove("counts").unwrap();
+        meta.remove("recent").unwrap();
         meta.insert("schema_version", &2u32.to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
@@ -834,6 +841,16 @@ fn a_schema_2_store_is_counted_once_when_migrated() {
     assert_eq!((counts.articles, counts.feeds, counts.stories), (2, 1, 1));
     assert_eq!(counts.pending(), 1);
     counts_agree(&store, "the migration");
+    let recent = store.recent().unwrap();
+    assert_eq!(
+        recent.matches.len(),
+        1,
+        "the status page's matches are rebuilt"
+    );
+    let (_, sinks) = recent.matches[0].queued.clone().unwrap();
+    assert_eq!(sinks, ["hook"]);
+    let today = recent.days[&Utc::now().date_naive()];
+    assert_eq!((today.matches, today.alerts), (1, 1));
     drop(store);
     let db = sled::open(&path).unwrap();
     let schema = db

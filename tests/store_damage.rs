@@ -285,3 +285,153 @@ fn the_binary_exits_2_naming_the_damage_without_the_lock_hint() {
     );
     assert!(!stderr.contains("another parleyd"), "{stderr}");
 }
+
+/// A config whose store is `store`, for running the binary on it.
+fn config_for(dir: &Path, name: &str, store: &Path) -> PathBuf {
+    let config = dir.join(name);
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\npath = \"{}\"\n[[feeds]]\nurl = \"https://feed.example/rss\"\n",
+            store.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn parleyd(config: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_parleyd"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_clear()
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn store_check_finds_a_sound_store_sound_and_a_lost_tree_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled_store(dir.path(), false);
+    let config = config_for(dir.path(), "parleyd.toml", &path);
+    let sound = parleyd(&config, &["store", "check"]);
+    let stdout = String::from_utf8_lossy(&sound.stdout);
+    assert_eq!(sound.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "records:  {} articles, {FEEDS} feeds",
+            FEEDS * ITEMS
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("sound:"), "{stdout}");
+
+    with_raw_sled(&path, |db| db.open_tree("feeds").unwrap().clear().unwrap());
+    let damaged = parleyd(&config, &["store", "check", "--json"]);
+    assert_eq!(damaged.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&damaged.stdout).unwrap();
+    assert_eq!(report["sound"], false);
+    let problem = report["problems"][0].as_str().unwrap();
+    assert!(
+        problem.contains("its counts say the feeds tree holds 60 records but it reads as empty"),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn an_export_imported_into_a_new_store_keeps_every_record_and_queues_after_them() {
+    use parleyd::store::Alerting;
+    let dir = tempfile::tempdir().unwrap();
+    let path = filled_store(dir.path(), false);
+    let classifier = parleyd::Classifier::new(
+        parleyd::classify::builtin_profile(parleyd::classify::DEFAULT_PROFILE).unwrap(),
+        None,
+    );
+    let alert = |feed: usize, item: usize, title: &str| {
+        let mut article = article(feed, item);
+        article.title = title.to_string();
+        let verdict = classifier.classify_article(&article);
+        NewArticle::Alert(Alerting {
+            story: classifier.story_key(&article.title),
+            article,
+            verdict,
+            sinks: vec!["desk".into(), "pager".into()],
+        })
+    };
+    let commit = |store: &Store, feed: usize, news: NewArticle| {
+        store
+            .commit_poll(&PollCommit {
+                feed_url: &format!("https://feed{feed}.example/rss"),
+                state: FeedState::default(),
+                articles: vec![news],
+                story_window: Duration::from_secs(3600),
+                join_window: Duration::from_secs(0),
+                now: Utc::now(),
+            })
+            .unwrap()
+    };
+    {
+        let store = Store::open(&path, CACHE).unwrap();
+        let queued = commit(&store, 0, alert(0, 900, "US and Iran hold talks in Oman"));
+        assert_eq!(queued.queued.len(), 1);
+        let (key, sent) = store.due_alerts("desk", Utc::now(), 1).unwrap().remove(0);
+        store.mark_sent(&key, &sent, Utc::now(), None).unwrap();
+        store.close().unwrap();
+    }
+    let old = config_for(dir.path(), "old.toml", &path);
+    let export = dir.path().join("backup.jsonl");
+    let exported = parleyd(&old, &["store", "export", export.to_str().unwrap()]);
+    assert_eq!(exported.status.code(), Some(0), "{exported:?}");
+    let again = parleyd(&old, &["store", "export", export.to_str().unwrap()]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "an export never overwrites a file"
+    );
+
+    let new_path = dir.path().join("new-store");
+    let new = config_for(dir.path(), "new.toml", &new_path);
+    let imported = parleyd(&new, &["store", "import", export.to_str().unwrap()]);
+    assert_eq!(imported.status.code(), Some(0), "{imported:?}");
+    let twice = parleyd(&new, &["store", "import", export.to_str().unwrap()]);
+    assert_eq!(
+        twice.status.code(),
+        Some(2),
+        "an import goes into an empty store only"
+    );
+    let checked = parleyd(&new, &["store", "check"]);
+    assert_eq!(checked.status.code(), Some(0), "{checked:?}");
+
+    let before = Store::open(&path, CACHE)
+        .unwrap()
+        .check_all(TEST_DEADLINE)
+        .unwrap();
+    let store = open(&new_path).unwrap();
+    let after = store.check_all(TEST_DEADLINE).unwrap();
+    assert_eq!(after.scanned, before.scanned);
+    assert_eq!(after.scanned.pending(), 1);
+    assert_eq!(after.scanned.sent, 1);
+    let article = article(7, 7);
+    assert_eq!(
+        store
+            .article(&article.store_key())
+            .unwrap()
+            .unwrap()
+            .article
+            .title,
+        article.title
+    );
+    // A new alert for the same sink queues after the imported one, not over it.
+    commit(
+        &store,
+        1,
+        alert(1, 901, "Washington and Tehran agree on a hotline"),
+    );
+    let pager = store.due_alerts("pager", Utc::now(), 10).unwrap();
+    assert_eq!(pager.len(), 2);
+    assert_eq!(
+        pager[0].1.article.key, "id:900",
+        "the imported alert stays first"
+    );
+}

@@ -22,6 +22,7 @@ use parleyd::telemetry;
 use profile::ProfileCommand;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use store::StoreCommand;
 
 /// Watches news feeds and alerts when new talks or a new channel between two parties is reported.
 #[derive(Debug, Parser)]
@@ -136,6 +137,9 @@ enum Command {
     /// Build or show topic profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Check the store in full, or back it up and restore it (the daemon must be stopped).
+    #[command(subcommand)]
+    Store(StoreCommand),
 }
 
 pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
@@ -195,6 +199,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             ..
         } => alerts::test_alert(&cli.config, &sink),
         Command::Profile(ProfileCommand::Build { dir, output }) => profile::build(&dir, &output),
+        Command::Store(StoreCommand::Check { json }) => store::check(&cli.config, json),
+        Command::Store(StoreCommand::Export { file }) => store::export(&cli.config, &file),
+        Command::Store(StoreCommand::Import { file }) => store::import(&cli.config, &file),
         Command::Profile(ProfileCommand::Show { file }) => profile::show(file.as_deref()),
         Command::Profile(ProfileCommand::Train {
             file,

@@ -5,6 +5,7 @@
 
 use super::counts::{self, Counts};
 use super::keys;
+use super::recent::{self, NewMatch};
 use super::records::{StoredArticle, StoryRecord};
 use super::stories::{StoryBound, join_story, joined_story, with_written};
 use super::{FeedState, Store, StoreError, io, tx_error};
@@ -151,7 +152,7 @@ impl Store {
         }
         // Sequence numbers are drawn outside the transaction so a re-run reuses them.
         let sequences = (0..alerting.len())
-            .map(|_| self.db.generate_id())
+            .map(|_| Ok(self.db.generate_id()? + self.sequence_floor))
             .collect::<Result<Vec<u64>, _>>()
             .map_err(io("id generation"))?;
         for _ in 0..COMMIT_ATTEMPTS {
@@ -179,6 +180,7 @@ impl Store {
                         legacy_keys: self.legacy_keys,
                     };
                     let mut delta = Counts::default();
+                    let mut matches = Vec::new();
                     let stored_quietly = write_quiet(articles, &quiet, look_up, self.legacy_keys)?;
                     delta.articles = stored_quietly as u64;
                     let (outcome, written) = apply_commit(
@@ -188,9 +190,14 @@ impl Store {
                         &sequences,
                         &all_stories,
                         &trees,
-                        &mut delta,
+                        (&mut delta, &mut matches),
                     )?;
                     counts::change(meta, |counts| counts.add(&delta))?;
+                    if !matches.is_empty() {
+                        recent::change(meta, |recent| {
+                            matches.into_iter().for_each(|m| recent.add(m));
+                        })?;
+                    }
                     // A joined story changed too (its latest report, its words): the next
                     // commit must decide on the new record, not a cached one.
                     if !written.is_empty() {
@@ -328,7 +335,7 @@ fn apply_commit(
     sequences: &[u64],
     stories: &[StoryRecord],
     trees: &CommitTrees<'_>,
-    delta: &mut Counts,
+    (delta, matches): (&mut Counts, &mut Vec<NewMatch>),
 ) -> TxResult<(CommitOutcome, Vec<StoryRecord>)> {
     let window =
         chrono::Duration::from_std(commit.story_window).unwrap_or(chrono::Duration::days(3));
@@ -351,6 +358,7 @@ fn apply_commit(
             alert_id: None,
         };
         let sequence = next_sequence.next().copied().unwrap_or_default();
+        let mut queued = None;
         let link = new.article.link.as_deref().map(link_fingerprint);
         let published = new.article.effective_time();
         let open_stories =
@@ -387,6 +395,7 @@ fn apply_commit(
                         for sink in sinks {
                             counts::add_for_sink(&mut delta.outbox, sink, 1);
                         }
+                        queued = Some((sequence, sinks.to_vec()));
                         stored.alert_id = Some(id.clone());
                         outcome.queued.push(id);
                     }
@@ -396,6 +405,12 @@ fn apply_commit(
         }
         trees.articles.insert(&key[..], keys::encode(&stored))?;
         delta.articles += 1;
+        matches.push(NewMatch {
+            key,
+            first_seen: new.article.first_seen,
+            opened: queued.is_some(),
+            queued,
+        });
         outcome.stored += 1;
     }
     put_counted_state(trees.feeds, commit, outcome.stored, delta)?;

@@ -6,7 +6,8 @@
 //! |            | `last_prune`, `legacy_article_keys`,  | big-endian; a flag byte        |
 //! |            | `health_probe`,                       |                                |
 //! |            | `feed_known_since`, 0x00, feed URL    | i64 (Unix seconds), big-endian |
-//! |            | `counts`                              | [`super::Counts`]              |
+//! |            | `counts`, `recent`                    | [`super::Counts`], [`super::Recent`] |
+//! |            | `sequence_floor`                      | u64, big-endian                |
 //! | `articles` | xxh3-64(feed URL), xxh3-64(key), 16 B | [`super::StoredArticle`]       |
 //! | `feeds`    | feed URL, UTF-8                       | [`super::FeedState`]           |
 //! | `stories`  | alert id (32 hex characters)          | [`super::StoryRecord`]         |
@@ -30,7 +31,7 @@ use serde::de::DeserializeOwned;
 /// 3: `meta` holds the counts record, which every write keeps.
 pub const SCHEMA_VERSION: u32 = 3;
 /// The first byte of every value.
-const VALUE_VERSION: u8 = 1;
+pub(super) const VALUE_VERSION: u8 = 1;
 
 pub(super) const META: &str = "meta";
 pub(super) const ARTICLES: &str = "articles";
@@ -50,6 +51,11 @@ pub(super) const COUNTS_KEY: &[u8] = b"counts";
 pub(super) const HEALTH_PROBE_KEY: &[u8] = b"health_probe";
 /// Before a feed URL: when this store first knew the feed (see `Store::feed_known_since`).
 pub(super) const KNOWN_SINCE_PREFIX: &[u8] = b"feed_known_since\0";
+/// The latest matches and the counts per day (see [`super::Recent`]).
+pub(super) const RECENT_KEY: &[u8] = b"recent";
+/// Added to every outbox sequence sled generates: set by an import above every imported
+/// sequence, since a new sled database counts from zero again.
+pub(super) const SEQUENCE_FLOOR_KEY: &[u8] = b"sequence_floor";
 /// Set when a schema 1 store kept tombstones under schema 1 keys (see [`article_keys`]).
 pub(super) const LEGACY_KEYS_KEY: &[u8] = b"legacy_article_keys";
 

@@ -51,12 +51,14 @@ fn stamp_new(store: &Store) -> sled::Result<()> {
     Ok(())
 }
 
-/// Schema 3: counts every record once, then writes the counts record and the new schema
-/// together. Re-running after a crash part-way counts again.
+/// Schema 3: counts every record once and gathers the recent matches, then writes both
+/// records and the new schema together. Re-running after a crash part-way counts again.
 fn count_records(store: &Store) -> Result<(), StoreError> {
     let counts = store.count_all()?;
+    let recent = store.rebuild_recent(Utc::now())?;
     let mut batch = sled::Batch::default();
     batch.insert(keys::COUNTS_KEY, keys::encode(&counts));
+    batch.insert(keys::RECENT_KEY, keys::encode(&recent));
     batch.insert(keys::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes());
     let write = |result: sled::Result<()>| {
         result.map_err(|cause| StoreError::Io {

@@ -23,20 +23,24 @@ mod check;
 mod clean;
 mod commit;
 mod counts;
+mod export;
 mod feed;
 mod keys;
 mod migrate;
 mod open;
 mod outbox;
+mod recent;
 mod records;
 mod stories;
 
 pub use check::{CHECK_LIMIT, CheckReport};
 pub use commit::{Alerting, CommitOutcome, NewArticle, PollCommit};
 pub use counts::Counts;
+pub use export::TransferError;
 pub use feed::{FeedState, NewBody};
 pub use keys::SCHEMA_VERSION;
 pub use open::OPEN_LIMIT;
+pub use recent::{DayCount, RECENT_MATCHES, Recent, RecentMatch};
 pub use records::{SentAlert, StoreStats, StoredArticle, StoryRecord};
 
 use sled::transaction::TransactionError;
@@ -167,6 +171,8 @@ pub struct Store {
     meta: sled::Tree,
     /// Tombstones from schema 1 remain under their old keys (see `keys::article_keys`).
     legacy_keys: bool,
+    /// Added to the outbox sequences sled generates (see `keys::SEQUENCE_FLOOR_KEY`).
+    sequence_floor: u64,
     /// Every story as last decoded, with the stories version it was read at. A commit that
     /// writes a story (opens or joins one) moves the version on and updates this list in
     /// place, so commits reuse it instead of decoding every story again (that was 8% of a
@@ -231,6 +237,7 @@ impl Store {
         let mut store = Store {
             articles: tree(keys::ARTICLES)?,
             legacy_keys: false,
+            sequence_floor: 0,
             stories_read: Arc::new(Mutex::new(None)),
             flush_requests: Arc::new(AtomicU64::new(0)),
             flushed: Arc::new(tokio::sync::Mutex::new(0)),
@@ -251,6 +258,11 @@ impl Store {
             .meta
             .contains_key(keys::LEGACY_KEYS_KEY)
             .map_err(open_error)?;
+        store.sequence_floor = store
+            .meta
+            .get(keys::SEQUENCE_FLOOR_KEY)
+            .map_err(open_error)?
+            .map_or(0, |bytes| commit::decode_u64(&bytes));
         if !store.take_mark()? && existed {
             tracing::warn!(
                 store = %path.display(),
