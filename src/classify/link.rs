@@ -165,7 +165,51 @@ impl<'a> Analysis<'a> {
         {
             out.extend(self.in_clause(other).filter(|f| f.role.is_actor()));
         }
+        let others: Vec<Found> = out
+            .iter()
+            .filter(|f| f.role == Role::Other)
+            .copied()
+            .collect();
+        if !others.is_empty() {
+            out.retain(|party| {
+                !self.found.iter().any(|e| {
+                    matches!(e.role, Role::Event(_))
+                        && self.modifies(party, e)
+                        && others.iter().any(|o| o.start < e.start)
+                })
+            });
+        }
         out
+    }
+
+    /// "Iran" in "Trump and Netanyahu discuss Iran negotiations": a party named right before
+    /// an event (or before "nuclear" and an event) says what the talks are about, and takes
+    /// part in none of its sentence's events. It is read so only when a third party named
+    /// before those talks takes part: alone ("Iran talks resume") or with the third party
+    /// only as the occasion ("announces Iran talks at a meeting with Netanyahu") the name is
+    /// a participant.
+    /// Paired with another actor ("US-Iran talks", "Saudi-Iranian talks"), the names are
+    /// the talks' participants; first in its clause ("Trump meets Netanyahu"), the name is
+    /// the subject of a verb. A modifier follows another word of its clause: "for Iran
+    /// nuclear discussions", "high-stakes Iran negotiations".
+    fn modifies(&self, party: &Found, event: &Found) -> bool {
+        let paired = self
+            .found
+            .iter()
+            .any(|f| f.role.is_actor() && (f.end == party.start || f.start == party.end));
+        let follows_a_word = party.start.checked_sub(1).is_some_and(|before| {
+            self.clause_at(before) == self.clause_at(party.start)
+                && !matches!(&*self.tokens[before].stem, "and" | "or")
+        });
+        matches!(party.role, Role::Party(_))
+            && !paired
+            && follows_a_word
+            && party.sentence == event.sentence
+            && party.end <= event.start
+            && self.tokens[party.end..event.start]
+                .iter()
+                .all(|t| &*t.stem == "nuclear")
+            && event.start - party.end <= 1
     }
 
     /// "US delegation lands in Muscat ahead of talks with Iranians", "Iran's envoy upbeat
@@ -314,11 +358,22 @@ impl<'a> Analysis<'a> {
             .copied()
     }
 
-    /// A topic marker ("on", "about", "discuss") comes before `found` in its sentence (a
-    /// list of subjects runs over commas, which end clauses).
+    /// The talks' topic comes before `found` in its sentence (a list of subjects runs over
+    /// commas, which end clauses): "talks on", "negotiations about", "discuss". "Effects on
+    /// the rial" is no topic of talks.
     fn after_topic_marker(&self, found: &Found) -> bool {
+        let right_after_an_event = |marker: &Found| {
+            self.tokens[marker.start].stem.starts_with("discuss")
+                || self
+                    .found
+                    .iter()
+                    .any(|e| matches!(e.role, Role::Event(_)) && e.end == marker.start)
+        };
         self.found.iter().any(|f| {
-            f.role == Role::TopicMarker && f.sentence == found.sentence && f.end <= found.start
+            f.role == Role::TopicMarker
+                && f.sentence == found.sentence
+                && f.end <= found.start
+                && right_after_an_event(f)
         })
     }
 

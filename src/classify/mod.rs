@@ -593,6 +593,28 @@ mod tests {
     }
 
     #[test]
+    fn a_party_naming_the_topic_of_someone_elses_talks_is_not_taking_part() {
+        for title in [
+            "White House hosts Israeli officials for Iran nuclear discussions",
+            "Trump and Netanyahu meet to weigh high-stakes Iran negotiations",
+        ] {
+            let v = verdict(title, "");
+            assert!(!v.relevant, "{title}: {v:?}");
+        }
+        // Alone, or paired with the other party, the name is a participant.
+        assert!(verdict("Iran nuclear talks resume in Vienna", "").relevant);
+        assert!(verdict("Oman hosts a new round of US-Iran talks", "").relevant);
+        assert!(verdict("Trump talks to Iran's president by phone", "").relevant);
+        assert!(
+            verdict(
+                "Trump announces direct Iran talks at a meeting with Netanyahu",
+                ""
+            )
+            .relevant
+        );
+    }
+
+    #[test]
     fn an_opinion_headline_makes_its_lead_an_argument() {
         let v = verdict(
             "Washington must hold firm on enrichment",
