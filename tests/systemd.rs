@@ -46,7 +46,7 @@ fn the_unit_is_hardened_and_valid() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(&unit)
         .unwrap()
-        .replace("/usr/local/bin/parleyd", env!("CARGO_BIN_EXE_parleyd"));
+        .replace("/usr/bin/parleyd", env!("CARGO_BIN_EXE_parleyd"));
     let copy = dir.path().join("parleyd.service");
     std::fs::write(&copy, text).unwrap();
     let verify = Command::new("systemd-analyze")

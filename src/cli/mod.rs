@@ -2,13 +2,15 @@
 //!
 //! `daemon` runs the daemon and single cycles, `check` validates a config, `classify`
 //! scores text and feeds, `feeds`, `alerts` and `store` read and repair the state, and
-//! `profile` builds and prints profiles. The helpers here are the ones several share.
+//! `profile` builds and prints profiles; `dist` writes the completions and man pages a
+//! package ships. The helpers here are the ones several share.
 
 mod access;
 mod alerts;
 mod check;
 mod classify;
 mod daemon;
+mod dist;
 mod feeds;
 mod profile;
 mod store;
@@ -140,6 +142,12 @@ enum Command {
     /// Check the store in full, or back it up and restore it (the daemon must be stopped).
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Write shell completions and man pages into DIR (for packagers; hidden from help).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// The folder to write completions/ and man/ into.
+        dir: PathBuf,
+    },
 }
 
 pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
@@ -208,6 +216,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             profile,
             output,
         }) => profile::train(&file, profile.as_deref(), &output),
+        Command::GenerateAssets { dir } => dist::generate_assets(&dir),
     }
 }
 
