@@ -20,14 +20,18 @@ cd "$(dirname "$0")/.."
 packaging/install-cargo-deb.sh
 command -v dpkg-deb >/dev/null || { echo "package check: dpkg-deb is missing (Debian's dpkg)"; exit 1; }
 
-# Packaged from the `dev` build that `cargo test` has just made, so the package costs
-# seconds instead of a multi-minute release build: what is checked here (files, modes,
-# scripts, metadata, pages) is the same for every profile, and --strip has cargo-deb strip
-# the binary as release's `strip = true` does. cargo-deb is meant for releases and warns
-# about `dev` (--quiet hides that warning; cargo-deb's errors still print).
+# Packaged from the binary that `cargo test` builds for the integration tests, so the
+# package costs seconds instead of a multi-minute release build: what is checked here
+# (files, modes, scripts, metadata, pages) is the same for every profile, and --strip has
+# cargo-deb strip the binary as release's `strip = true` does. `cargo test --no-run` makes
+# sure that binary is current, and is a no-op right after the test suite; a plain `cargo
+# build` would not be, since it builds tokio without the dev-dependencies' features.
+# cargo-deb is meant for releases and warns about `dev` (--quiet hides that warning;
+# its errors still print).
+cargo test --locked --no-run --test integration
 deb=target/debian/parleyd-check.deb
 rm -f "$deb"
-packaging/build-deb.sh --profile dev --strip --fast --quiet --output "$deb"
+packaging/build-deb.sh --profile dev --no-build --strip --fast --quiet --output "$deb"
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
