@@ -6,14 +6,6 @@ use crate::support::*;
 use std::path::Path;
 use std::time::Duration;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `parleyd run` with `CREDENTIALS_DIRECTORY` set, as systemd's `LoadCredential=` runs it:
 /// the daemon can resolve `${credential:…}`, the commands run next to it cannot.
 fn spawn_daemon_with_credentials(config: &Path, credentials: &Path) -> tokio::process::Child {

@@ -7,14 +7,6 @@ use std::time::Duration;
 const HOSTILE: &str =
     "US and Iran resume talks <img src=x onerror=alert(1)> <script>alert(2)</script>";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn get(url: &str) -> (u16, String) {
     let response = reqwest::get(url).await.unwrap();
     let status = response.status().as_u16();

@@ -22,14 +22,6 @@ const EARLIER_NEWS: (&str, &str, &str) = (
 const BACKLOG_NEWS: &str = "Iranian and American envoys hold talks in Geneva";
 const NEWS_DURING_OUTAGE: &str = "Washington and Tehran agree to open a hotline";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A feed of 400 notices of about 2 KB each (their first poll writes about 1 MB) and a
 /// relevant backlog item, all published two hours ago, then `extra` (guid, title) items
 /// published now.

@@ -515,3 +515,12 @@ pub fn skipped(check: &str, why: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "SKIPPED: {check}: {why}");
 }
+
+/// A port nobody listens on right now, for a daemon's status listener.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
