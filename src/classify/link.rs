@@ -201,8 +201,14 @@ impl<'a> Analysis<'a> {
             self.clause_at(before) == self.clause_at(party.start)
                 && !matches!(&*self.tokens[before].stem, "and" | "or")
         });
+        // "Iran talks with the US": the talks are the party's, with the other.
+        let with_after = self
+            .tokens
+            .get(event.end)
+            .is_some_and(|t| matches!(&*t.stem, "with" | "between"));
         matches!(party.role, Role::Party(_))
             && !paired
+            && !with_after
             && follows_a_word
             && party.sentence == event.sentence
             && party.end <= event.start
@@ -347,20 +353,26 @@ impl<'a> Analysis<'a> {
     }
 
     /// "Oil slips on signs of progress in US-Iran talks", "The rial rallies after the two
-    /// presidents' call": a headline about a market is market news, and the talks in it or
-    /// in its lead are what moved the market. Returns the market phrase.
-    /// A market the talks are about ("talks on frozen assets, the currency and banks") is
-    /// their subject matter, not market news.
+    /// presidents' call": a headline whose first clause is about a market is market news,
+    /// and the talks in it or in its lead are what moved the market. A market in a later
+    /// clause ("talks open as oil prices fall") is a circumstance of the talks, and a market
+    /// the talks are about is their subject. Returns the market phrase.
     fn market_headline(&self) -> Option<Found> {
         self.found
             .iter()
-            .find(|f| f.sentence == 0 && f.role == Role::Market && !self.after_topic_marker(f))
-            .copied()
+            .zip(&self.clause_of)
+            .find(|&(f, &clause)| {
+                f.sentence == 0
+                    && f.role == Role::Market
+                    && clause == 0
+                    && !self.after_topic_marker(f)
+            })
+            .map(|(f, _)| *f)
     }
 
-    /// The talks' topic comes before `found` in its sentence (a list of subjects runs over
-    /// commas, which end clauses): "talks on", "negotiations about", "discuss". "Effects on
-    /// the rial" is no topic of talks.
+    /// The talks' topic comes before `found` in its sentence, the list of subjects running
+    /// over commas: "talks on", "negotiations about", "discuss". "Effects on the rial" is
+    /// no topic of talks.
     fn after_topic_marker(&self, found: &Found) -> bool {
         let right_after_an_event = |marker: &Found| {
             self.tokens[marker.start].stem.starts_with("discuss")

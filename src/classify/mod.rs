@@ -565,16 +565,22 @@ mod tests {
             ),
             ("The rial rallies after the US and Iran meet in Muscat", ""),
             (
-                "Tehran stocks climb for a third day",
+                "Tehran stock market climbs for a third day",
                 "Investors cheered the news that US and Iranian envoys held indirect talks in Oman.",
             ),
         ] {
             let v = verdict(title, lead);
             assert!(!v.relevant, "{title}: {v:?}");
         }
-        // Someone sharing a proposal is not a share price, and talks about a currency are
-        // talks.
-        assert!(verdict("Iran says Oman shared a US proposal for talks", "").relevant);
+        // Talks about a currency are talks, and a market in a later clause is the talks'
+        // circumstance.
+        assert!(
+            verdict(
+                "US and Iran open their first direct talks in years as oil prices fall",
+                ""
+            )
+            .relevant
+        );
         assert!(
             verdict(
                 "US and Iran hold talks on frozen assets and the currency",
@@ -603,7 +609,8 @@ mod tests {
         }
         // Alone, or paired with the other party, the name is a participant.
         assert!(verdict("Iran nuclear talks resume in Vienna", "").relevant);
-        assert!(verdict("Oman hosts a new round of US-Iran talks", "").relevant);
+        assert!(verdict("Russia welcomes a new round of US-Iran talks", "").relevant);
+        assert!(verdict("Russia backs Iran talks with the US in Oman", "").relevant);
         assert!(verdict("Trump talks to Iran's president by phone", "").relevant);
         assert!(
             verdict(

@@ -135,8 +135,9 @@ pub struct Cues {
     /// found only in the lead of such a headline is background to that news.
     #[serde(default)]
     pub other_news: Vec<String>,
-    /// Headline words that report a market ("oil prices", "the rial", "stocks"): talks in
-    /// such an article, headline or lead, are what moved the market, not the news.
+    /// Headline words that report a market ("oil prices", "the rial"): in the headline's
+    /// first clause, and not the topic of talks ("talks on the currency"), they make the
+    /// article's talks, headline or lead, what moved the market, not the news.
     #[serde(default)]
     pub markets: Vec<String>,
     /// Words that put an event in another domain ("wrestlers meet", "World Cup talks"):

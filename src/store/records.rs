@@ -116,7 +116,12 @@ impl StoryRecord {
     /// When its reports were published, for [`crate::classify::StoryKey::joins`].
     pub fn times(&self) -> StoryTimes {
         StoryTimes {
-            opened: self.opened.unwrap_or(self.first_seen),
+            // Older records have no publication time of the first report: the earlier of
+            // the commit time and the latest report is the closer guess (a backlog's story
+            // is committed long after its report).
+            opened: self
+                .opened
+                .unwrap_or_else(|| self.first_seen.min(self.latest_report())),
             latest: self.latest_report(),
         }
     }

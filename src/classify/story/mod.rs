@@ -106,6 +106,7 @@ impl Classifier {
                     .collect(),
             ),
             outcome: outcome(&words),
+            held: false,
         }
     }
 
@@ -340,6 +341,29 @@ mod tests {
     }
 
     #[test]
+    fn an_announced_story_that_the_meeting_joined_takes_the_meeting_s_end() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-03-07T08:00:00Z")
+            .unwrap()
+            .to_utc();
+        let hours = chrono::Duration::hours;
+        let mut story = key("US and Iranian envoys to hold talks in Muscat today");
+        let begun = key("US-Iran talks begin in Muscat");
+        let times = |latest| StoryTimes { opened: at, latest };
+        assert!(begun.joins(at + hours(2), &story, times(at), STORY_JOIN_WINDOW));
+        let end = key("US-Iran talks in Muscat end after a long day");
+        // Without the meeting's report the end, 14 hours after the announcement, is
+        // another story; with it, the end belongs to the meeting's story.
+        assert!(!end.joins(at + hours(14), &story, times(at), STORY_JOIN_WINDOW));
+        story.absorb(&begun);
+        assert!(end.joins(
+            at + hours(14),
+            &story,
+            times(at + hours(2)),
+            STORY_JOIN_WINDOW
+        ));
+    }
+
+    #[test]
     fn talks_called_off_are_news_and_keep_their_follow_ups() {
         let off = "Oman says Saturday's US-Iran talks are postponed";
         // The postponement of a meeting already reported is news ...
@@ -353,6 +377,12 @@ mod tests {
             off,
             "Oman to set a new date for the US-Iran round",
             5
+        ));
+        // ... other news the next day, sharing neither words nor place, is not ...
+        assert!(!joins_after(
+            off,
+            "Washington and Tehran exchange messages",
+            20
         ));
         // ... and talks reported held afterwards are not.
         assert!(!joins_after(
@@ -415,13 +445,34 @@ mod tests {
             Some("started")
         );
         assert_eq!(
-            key("Envoys may meet in Istanbul by the end of the week")
+            key("Envoys may meet in Istanbul by end of week")
                 .outcome
                 .as_deref(),
             Some("scheduled")
         );
         assert_eq!(
             key("Envoys met in Istanbul on Friday").outcome.as_deref(),
+            Some("started")
+        );
+        // A time ahead wins over a meeting in the present tense; a denied one is no stage.
+        assert_eq!(
+            key("US and Iranian envoys meet next week in Oman")
+                .outcome
+                .as_deref(),
+            Some("scheduled")
+        );
+        assert_eq!(key("Iran will not meet US envoys").outcome, None);
+        // Hopes of a deal are not a deal reached; reaching out is not an agreement.
+        assert_eq!(
+            key("US and Iran hope to reach deal in Muscat talks").outcome,
+            None
+        );
+        assert_eq!(key("Oman says Iran has reached out to US").outcome, None);
+        // Suspending enrichment is what talks are about, not talks called off.
+        assert_eq!(
+            key("Iran offers suspension of enrichment as talks begin")
+                .outcome
+                .as_deref(),
             Some("started")
         );
         assert_eq!(

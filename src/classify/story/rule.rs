@@ -24,6 +24,11 @@ pub struct StoryKey {
     /// "called off".
     #[serde(default)]
     pub outcome: Option<String>,
+    /// A story announced that a report of the meeting held has joined (within
+    /// [`STORY_SAME_MEETING`]): the meeting's story, whose later reports of any stage but
+    /// called off join it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
 }
 
 /// Reports published this close to a story's latest report join it unless a marker tells
@@ -79,8 +84,17 @@ impl StoryKey {
         if self.told_apart(story, same_meeting) {
             return false;
         }
-        (!window.is_zero() && gap <= window)
-            || (gap <= STORY_WORD_WINDOW && self.shares_words(story))
+        // Talks called off are followed by other news (new contact, a new date) as often as
+        // by reports of the postponement: those join by their words or place, not by time.
+        let by_time = !window.is_zero()
+            && gap <= window
+            && (story.outcome.as_deref() != Some(CALLED_OFF) || self.follows_up(story));
+        by_time || (gap <= STORY_WORD_WINDOW && self.shares_words(story))
+    }
+
+    /// Shares most words or a place with the story.
+    fn follows_up(&self, story: &StoryKey) -> bool {
+        self.shares_words(story) || self.places.iter().any(|p| story.places.contains(p))
     }
 
     /// At least [`STORY_WORD_SHARE`] of this headline's words are among the story's (the
@@ -102,6 +116,7 @@ impl StoryKey {
                 self.outcome.as_deref(),
                 other.outcome.as_deref(),
                 same_meeting,
+                other.held,
             )
     }
 
@@ -130,6 +145,9 @@ impl StoryKey {
         if self.outcome.is_none() {
             self.outcome.clone_from(&other.outcome);
         }
+        if is_scheduled(self.outcome.as_deref()) {
+            self.held |= is_held(other.outcome.as_deref()) || other.held;
+        }
     }
 }
 
@@ -151,17 +169,22 @@ fn is_held(stage: Option<&str>) -> bool {
 
 /// Talks announced and talks under way or over are two stories (an announcement is news,
 /// and so is the meeting it announced) unless reported as one meeting
-/// ([`STORY_SAME_MEETING`]). Talks called off are news apart from any other: a report
+/// ([`STORY_SAME_MEETING`]); an announced story that a report of the meeting has joined
+/// is the meeting's (`story_held`) and takes its later reports. Talks called off are news apart from any other: a report
 /// saying so never joins a story that did not, and a story of talks called off takes no
 /// report of another stage, only follow-ups that name none. Reports of one meeting may
 /// say it began, say it ended, or say neither.
-fn outcomes_conflict(report: Option<&str>, story: Option<&str>, same_meeting: bool) -> bool {
+fn outcomes_conflict(
+    report: Option<&str>,
+    story: Option<&str>,
+    same_meeting: bool,
+    story_held: bool,
+) -> bool {
     let called_off = |o: Option<&str>| o == Some(CALLED_OFF);
     (called_off(report) && !called_off(story))
         || (called_off(story) && report.is_some() && !called_off(report))
-        || (!same_meeting
-            && ((is_scheduled(report) && is_held(story))
-                || (is_scheduled(story) && is_held(report))))
+        || (!same_meeting && is_scheduled(report) && is_held(story))
+        || (!same_meeting && !story_held && is_scheduled(story) && is_held(report))
 }
 
 /// Both name something and they share nothing.

@@ -18,11 +18,12 @@ const ENDED: &[&str] = &[
     "closed with",
     "is over",
     "are over",
-    "agree on",
     "agreed on",
-    "agrees on",
+    "deal reached",
+    "agreement reached",
+    "reached a deal",
+    "reached an agreement",
     "reach deal",
-    "reached",
     "strike deal",
     "struck deal",
     "yields",
@@ -51,7 +52,6 @@ const CALLED_OFF: &[&str] = &[
     "stalled",
     "postponement",
     "cancellation",
-    "suspension",
 ];
 /// Phrases saying talks have begun. Not "resume": headlines say "talks resume Monday" of
 /// talks yet to happen as often as of talks under way.
@@ -76,13 +76,12 @@ const STARTED: &[&str] = &[
     "convene",
     "convenes",
     "convened",
-    "meet",
-    "meets",
     "met",
-    "hold talks",
-    "holds talks",
     "held talks",
 ];
+/// A meeting in the present tense: held, unless a time puts it ahead ("envoys meet next
+/// week").
+const MEETING: &[&str] = &["meet", "meets", "hold talks", "holds talks"];
 /// Words before a word of beginning or meeting that put it in the future or make it a
 /// possibility ("to begin", "may meet", "to be held").
 const FUTURE_BEFORE: &[&str] = &[
@@ -111,6 +110,7 @@ const SCHEDULED: &[&str] = &[
     "planned",
     "next week",
     "this weekend",
+    "tomorrow",
     "heads to",
     "head to",
     "heading to",
@@ -120,10 +120,16 @@ const SCHEDULED: &[&str] = &[
     "en route",
 ];
 /// Words before "end" that make it a noun or an intention, not talks ending ("to end the
-/// war", "must end enrichment").
+/// war", "must end enrichment"); before any phrase of ending, an intention ("hope to reach
+/// a deal", "could strike a deal").
 const NOT_ENDING_BEFORE: &[&str] = &[
-    "to", "the", "an", "no", "must", "should", "would", "could", "can", "will",
+    "to", "the", "an", "no", "must", "should", "would", "could", "can", "will", "may", "might",
 ];
+/// Words before a word of beginning or meeting that deny it ("will not meet").
+const DENIED_BEFORE: &[&str] = &["not", "never", "won't", "no"];
+/// Times that put a meeting told in the present tense in the future ("envoys meet next
+/// week").
+const AHEAD: &[&str] = &["next week", "this weekend", "tomorrow"];
 
 /// The stage a headline gives the talks: "called off", "ended", "started" or
 /// "scheduled", when a phrase says so.
@@ -131,6 +137,8 @@ pub(super) fn outcome(words: &[String]) -> Option<String> {
     let mut ended = false;
     let mut started = false;
     let mut scheduled = false;
+    let mut ahead = false;
+    let mut meeting = false;
     for (i, word) in words.iter().enumerate() {
         let two = words.get(i + 1).map(|next| format!("{word} {next}"));
         let three = words
@@ -144,21 +152,24 @@ pub(super) fn outcome(words: &[String]) -> Option<String> {
         if says(CALLED_OFF) {
             return Some("called off".to_string());
         }
-        let intention = i > 0 && NOT_ENDING_BEFORE.contains(&words[i - 1].as_str());
-        // "by the end of the week" is a time, not talks ending.
+        let before = |list: &[&str]| i > 0 && list.contains(&words[i - 1].as_str());
+        // "by end of week" is a time, not talks ending.
         let a_time = words.get(i + 1).is_some_and(|next| next == "of");
-        ended |= says(ENDED) && !(word == "end" && (intention || a_time));
-        // "to begin Sunday", "will open": talks yet to happen.
-        let future = i > 0 && FUTURE_BEFORE.contains(&words[i - 1].as_str());
-        started |= says(STARTED) && !future;
-        scheduled |= says(STARTED) && future;
+        ended |= says(ENDED) && !before(NOT_ENDING_BEFORE) && !(word == "end" && a_time);
+        // "to begin Sunday", "will open": talks yet to happen; "will not meet": none.
+        let future = before(FUTURE_BEFORE);
+        let denied = before(DENIED_BEFORE);
+        started |= says(STARTED) && !future && !denied;
+        meeting |= says(MEETING) && !future && !denied;
+        scheduled |= (says(STARTED) || says(MEETING)) && future;
         scheduled |= says(SCHEDULED);
+        ahead |= says(AHEAD);
     }
     // A report of talks that ended and of the next ones agreed is about the ones that
     // ended; one of talks that began and of their next session, about the beginning.
     if ended {
         Some("ended".to_string())
-    } else if started {
+    } else if started || (meeting && !ahead) {
         Some("started".to_string())
     } else if scheduled {
         Some("scheduled".to_string())
