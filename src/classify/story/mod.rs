@@ -13,6 +13,7 @@ mod rule;
 mod stage;
 
 use rustc_hash::FxHashMap;
+pub use stage::Stage;
 use stage::outcome;
 use std::sync::LazyLock;
 
@@ -300,20 +301,16 @@ mod tests {
     #[test]
     fn an_announcement_and_the_meeting_it_announces_are_two_stories() {
         assert_eq!(
-            key("US and Iran to begin talks on Sunday")
-                .outcome
-                .as_deref(),
-            Some("scheduled")
+            key("US and Iran to begin talks on Sunday").outcome,
+            Some(Stage::Scheduled)
         );
         assert_eq!(
-            key("US-Iran talks begin in Oman").outcome.as_deref(),
-            Some("started")
+            key("US-Iran talks begin in Oman").outcome,
+            Some(Stage::Started)
         );
         assert_eq!(
-            key("Second round of talks is over, Iran says")
-                .outcome
-                .as_deref(),
-            Some("ended")
+            key("Second round of talks is over, Iran says").outcome,
+            Some(Stage::Ended)
         );
         assert!(!joins_after(
             "Oman announces US-Iran talks for Saturday",
@@ -361,6 +358,22 @@ mod tests {
             times(at + hours(2)),
             STORY_JOIN_WINDOW
         ));
+    }
+
+    #[test]
+    fn stages_are_stored_by_the_names_older_records_use() {
+        for (stage, name) in [
+            (Stage::Scheduled, "scheduled"),
+            (Stage::Started, "started"),
+            (Stage::Ended, "ended"),
+            (Stage::CalledOff, "called off"),
+        ] {
+            assert_eq!(serde_json::to_value(stage).unwrap(), name);
+            let old: StoryKey =
+                serde_json::from_value(serde_json::json!({ "terms": [], "outcome": name }))
+                    .unwrap();
+            assert_eq!(old.outcome, Some(stage));
+        }
     }
 
     #[test]
@@ -425,41 +438,29 @@ mod tests {
             key("US and Iran to meet on Saturday").weekdays,
             ["saturday"]
         );
+        assert_eq!(key("US-Iran talks end in Oman").outcome, Some(Stage::Ended));
+        assert_eq!(key("Iran and US wrap up talks").outcome, Some(Stage::Ended));
         assert_eq!(
-            key("US-Iran talks end in Oman").outcome.as_deref(),
-            Some("ended")
-        );
-        assert_eq!(
-            key("Iran and US wrap up talks").outcome.as_deref(),
-            Some("ended")
-        );
-        assert_eq!(
-            key("Iran-US talks postponed").outcome.as_deref(),
-            Some("called off")
+            key("Iran-US talks postponed").outcome,
+            Some(Stage::CalledOff)
         );
         // Talks held "to end the war" have not ended; "by the end of" is a time.
         assert_eq!(
-            key("US and Iran hold talks to end the war")
-                .outcome
-                .as_deref(),
-            Some("started")
+            key("US and Iran hold talks to end the war").outcome,
+            Some(Stage::Started)
         );
         assert_eq!(
-            key("Envoys may meet in Istanbul by end of week")
-                .outcome
-                .as_deref(),
-            Some("scheduled")
+            key("Envoys may meet in Istanbul by end of week").outcome,
+            Some(Stage::Scheduled)
         );
         assert_eq!(
-            key("Envoys met in Istanbul on Friday").outcome.as_deref(),
-            Some("started")
+            key("Envoys met in Istanbul on Friday").outcome,
+            Some(Stage::Started)
         );
         // A time ahead wins over a meeting in the present tense; a denied one is no stage.
         assert_eq!(
-            key("US and Iranian envoys meet next week in Oman")
-                .outcome
-                .as_deref(),
-            Some("scheduled")
+            key("US and Iranian envoys meet next week in Oman").outcome,
+            Some(Stage::Scheduled)
         );
         assert_eq!(key("Iran will not meet US envoys").outcome, None);
         // Hopes of a deal are not a deal reached; reaching out is not an agreement.
@@ -470,36 +471,28 @@ mod tests {
         assert_eq!(key("Oman says Iran has reached out to US").outcome, None);
         // Suspending enrichment is what talks are about, not talks called off.
         assert_eq!(
-            key("Iran offers suspension of enrichment as talks begin")
-                .outcome
-                .as_deref(),
-            Some("started")
+            key("Iran offers suspension of enrichment as talks begin").outcome,
+            Some(Stage::Started)
         );
         assert_eq!(
-            key("Talks to be held in Doha").outcome.as_deref(),
-            Some("scheduled")
+            key("Talks to be held in Doha").outcome,
+            Some(Stage::Scheduled)
         );
         assert_eq!(
-            key("Iranian delegation heads to Muscat for US talks")
-                .outcome
-                .as_deref(),
-            Some("scheduled")
+            key("Iranian delegation heads to Muscat for US talks").outcome,
+            Some(Stage::Scheduled)
         );
         assert_eq!(
-            key("US and Iran agreed on a framework in Lausanne")
-                .outcome
-                .as_deref(),
-            Some("ended")
+            key("US and Iran agreed on a framework in Lausanne").outcome,
+            Some(Stage::Ended)
         );
         assert_eq!(
-            key("Oman announces postponement of US-Iran talks")
-                .outcome
-                .as_deref(),
-            Some("called off")
+            key("Oman announces postponement of US-Iran talks").outcome,
+            Some(Stage::CalledOff)
         );
         assert_eq!(
-            key("Talks close with 'framework'").outcome.as_deref(),
-            Some("ended")
+            key("Talks close with 'framework'").outcome,
+            Some(Stage::Ended)
         );
         assert_eq!(key("Iran, US close in on deal").outcome, None);
     }

@@ -1,6 +1,7 @@
 //! The story rule: which reports are one story. A story key holds a headline's words and
 //! markers; [`StoryKey::joins`] decides with publication time as the clock.
 
+use super::stage::Stage;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +24,7 @@ pub struct StoryKey {
     /// The stage the headline gives the talks: "scheduled", "started", "ended" or
     /// "called off".
     #[serde(default)]
-    pub outcome: Option<String>,
+    pub outcome: Option<Stage>,
     /// A story announced that a report of the meeting held has joined (within
     /// [`STORY_SAME_MEETING`]): the meeting's story, whose later reports of any stage but
     /// called off join it.
@@ -88,7 +89,7 @@ impl StoryKey {
         // by reports of the postponement: those join by their words or place, not by time.
         let by_time = !window.is_zero()
             && gap <= window
-            && (story.outcome.as_deref() != Some(CALLED_OFF) || self.follows_up(story));
+            && (story.outcome != Some(Stage::CalledOff) || self.follows_up(story));
         by_time || (gap <= STORY_WORD_WINDOW && self.shares_words(story))
     }
 
@@ -112,12 +113,7 @@ impl StoryKey {
         disjoint(&self.places, &other.places)
             || disjoint(&self.weekdays, &other.weekdays)
             || ordinals_differ(&self.ordinals, &other.ordinals)
-            || outcomes_conflict(
-                self.outcome.as_deref(),
-                other.outcome.as_deref(),
-                same_meeting,
-                other.held,
-            )
+            || outcomes_conflict(self.outcome, other.outcome, same_meeting, other.held)
     }
 
     /// How many of this key's terms the other has: ranks the stories a report could join.
@@ -143,10 +139,10 @@ impl StoryKey {
         self.terms.sort_unstable();
         self.terms.dedup();
         if self.outcome.is_none() {
-            self.outcome.clone_from(&other.outcome);
+            self.outcome = other.outcome;
         }
-        if is_scheduled(self.outcome.as_deref()) {
-            self.held |= is_held(other.outcome.as_deref()) || other.held;
+        if self.outcome == Some(Stage::Scheduled) {
+            self.held |= is_held(other.outcome) || other.held;
         }
     }
 }
@@ -156,15 +152,12 @@ fn apart(a: DateTime<Utc>, b: DateTime<Utc>) -> std::time::Duration {
     (a - b).abs().to_std().unwrap_or(std::time::Duration::MAX)
 }
 
-const CALLED_OFF: &str = "called off";
-const SCHEDULED: &str = "scheduled";
-
-fn is_scheduled(stage: Option<&str>) -> bool {
-    stage == Some(SCHEDULED)
+fn is_scheduled(stage: Option<Stage>) -> bool {
+    stage == Some(Stage::Scheduled)
 }
 
-fn is_held(stage: Option<&str>) -> bool {
-    matches!(stage, Some("started" | "ended"))
+fn is_held(stage: Option<Stage>) -> bool {
+    stage.is_some_and(Stage::is_held)
 }
 
 /// Talks announced and talks under way or over are two stories (an announcement is news,
@@ -175,12 +168,12 @@ fn is_held(stage: Option<&str>) -> bool {
 /// report of another stage, only follow-ups that name none. Reports of one meeting may
 /// say it began, say it ended, or say neither.
 fn outcomes_conflict(
-    report: Option<&str>,
-    story: Option<&str>,
+    report: Option<Stage>,
+    story: Option<Stage>,
     same_meeting: bool,
     story_held: bool,
 ) -> bool {
-    let called_off = |o: Option<&str>| o == Some(CALLED_OFF);
+    let called_off = |o: Option<Stage>| o == Some(Stage::CalledOff);
     (called_off(report) && !called_off(story))
         || (called_off(story) && report.is_some() && !called_off(report))
         || (!same_meeting && is_scheduled(report) && is_held(story))

@@ -1,6 +1,30 @@
 //! The stage a headline gives the talks (announced, begun, over, called off), read from
 //! its words: reports at conflicting stages are different stories.
 
+use serde::{Deserialize, Serialize};
+
+/// The stage a headline gives the talks. Stored in story records by these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Announced, or a delegation on its way: yet to happen.
+    Scheduled,
+    /// Begun, or met.
+    Started,
+    /// Over, or an outcome reached.
+    Ended,
+    /// Postponed, cancelled, suspended, collapsed.
+    #[serde(rename = "called off")]
+    CalledOff,
+}
+
+impl Stage {
+    /// The meeting has taken place: begun or over.
+    pub fn is_held(self) -> bool {
+        matches!(self, Stage::Started | Stage::Ended)
+    }
+}
+
 /// Phrases saying talks ended (or reached an outcome, which a meeting does as it ends),
 /// and saying they were called off, as lower-case words (one to three words each).
 const ENDED: &[&str] = &[
@@ -131,9 +155,8 @@ const DENIED_BEFORE: &[&str] = &["not", "never", "won't", "no"];
 /// week").
 const AHEAD: &[&str] = &["next week", "this weekend", "tomorrow"];
 
-/// The stage a headline gives the talks: "called off", "ended", "started" or
-/// "scheduled", when a phrase says so.
-pub(super) fn outcome(words: &[String]) -> Option<String> {
+/// The stage a headline gives the talks, when a phrase says so.
+pub(super) fn outcome(words: &[String]) -> Option<Stage> {
     let mut ended = false;
     let mut started = false;
     let mut scheduled = false;
@@ -150,7 +173,7 @@ pub(super) fn outcome(words: &[String]) -> Option<String> {
                 || three.as_deref().is_some_and(|t| list.contains(&t))
         };
         if says(CALLED_OFF) {
-            return Some("called off".to_string());
+            return Some(Stage::CalledOff);
         }
         let before = |list: &[&str]| i > 0 && list.contains(&words[i - 1].as_str());
         // "by end of week" is a time, not talks ending.
@@ -168,11 +191,11 @@ pub(super) fn outcome(words: &[String]) -> Option<String> {
     // A report of talks that ended and of the next ones agreed is about the ones that
     // ended; one of talks that began and of their next session, about the beginning.
     if ended {
-        Some("ended".to_string())
+        Some(Stage::Ended)
     } else if started || (meeting && !ahead) {
-        Some("started".to_string())
+        Some(Stage::Started)
     } else if scheduled {
-        Some("scheduled".to_string())
+        Some(Stage::Scheduled)
     } else {
         None
     }
