@@ -417,10 +417,12 @@ async fn preview_scores_with_the_configs_classifier() {
     );
     let dir = TestDir::new();
     let config = dir.config(&format!(
-        "[classifier]\nthreshold = 0.999\n[[feeds]]\nurl = \"{}\"\n",
+        "[classifier]\nthreshold = 0.999\n[[feeds]]\nurl = \"{}\"\n\
+         [[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"${{PARLEYD_TEST_NEVER_SET}}\"\n",
         server.url("/feed.xml")
     ));
     let config = config.to_str().unwrap();
+    // The sink's secret cannot be resolved here; preview sends nothing and needs none.
     let verdict = |run: &RunOutput| -> serde_json::Value {
         assert_eq!(run.code, Some(0), "{}", run.stderr);
         serde_json::from_str::<serde_json::Value>(run.stdout.lines().next().unwrap()).unwrap()

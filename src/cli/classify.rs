@@ -88,13 +88,14 @@ pub(super) fn classify(profile: Option<&Path>) -> Result<ExitCode> {
     })
 }
 
-/// The config `preview` scores with: the one given, or the one at the default path if there
+/// The config `preview` scores with (its sink secrets left unresolved: preview sends
+/// nothing): the one given, or the one at the default path if there
 /// is one; `None` when neither exists (then the built-in profile and default limits apply).
 fn preview_config(path: &Path) -> Result<Option<Config>> {
     if path == Path::new(parleyd::config::DEFAULT_CONFIG_PATH) && !path.exists() {
         return Ok(None);
     }
-    Ok(Some(Config::load(path)?))
+    Ok(Some(Config::load_without_sink_secrets(path)?))
 }
 
 pub(super) fn preview(target: &str, profile: Option<&Path>, config: &Path) -> Result<ExitCode> {
