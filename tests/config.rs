@@ -225,6 +225,43 @@ async fn no_feeds_is_a_problem_and_parleyd_config_env_is_honoured() {
     );
 }
 
+/// Guaranteed: the README's offline demo prints what the README says: one alert for each
+/// of the four sample stories (the Muscat talks, carried by two feeds, once), and nothing
+/// for the other sample items.
+#[tokio::test]
+async fn the_offline_demo_alerts_each_sample_story_once() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = TestDir::new();
+    let demo = std::fs::read_to_string(root.join("config/demo.toml")).unwrap();
+    // The demo's own store and feed paths, moved into this test's folder and made absolute.
+    let store = dir.path().join("store");
+    let config = demo
+        .replace("../target/demo-store", store.to_str().unwrap())
+        .replace("file:../", &format!("file:{}/", root.display()));
+    let config = dir.write("demo.toml", &config);
+    let run = parleyd(&["--config", config.to_str().unwrap(), "once"], &[], b"").await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let mut alerts: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("ALERT"))
+        .collect();
+    alerts.sort_unstable();
+    assert_eq!(alerts.len(), 4, "{}", run.stdout);
+    for story in [
+        "agree on a hotline",
+        "ready to negotiate",
+        "channel with Witkoff remains open",
+        "resume indirect talks in Muscat",
+    ] {
+        assert_eq!(
+            alerts.iter().filter(|a| a.contains(story)).count(),
+            1,
+            "{story}: {alerts:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_shipped_configs_are_valid() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
