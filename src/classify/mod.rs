@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn nuclear_talks_imply_the_other_party_and_say_so() {
-        let v = verdict("Iran nuclear talks to resume in Vienna next week", "");
+        let v = verdict("Iran nuclear talks set to resume in Vienna next week", "");
         assert!(v.relevant, "{v:?}");
         assert!(
             v.reasons[0].contains("implied by \"nuclear talks\""),
