@@ -62,7 +62,10 @@ pub(super) async fn poll_and_schedule(
             (host_permit, permit)
         } => permits,
     };
-    let result = pipeline.poll_feed(feed, shutdown).await;
+    // Boxed so that a task waiting for its permits (at a start, every feed but the first
+    // few) or sleeping until its next poll holds a small future, not the whole fetch,
+    // parse and commit state (about 1 KiB a feed, 5 MB at 5000 feeds; BENCHMARKS.md).
+    let result = Box::pin(pipeline.poll_feed(feed, shutdown)).await;
     drop(permits);
     match &result {
         Err(FeedError::Cancelled { .. }) => {
