@@ -56,8 +56,10 @@ pub const DEFAULT_MAX_ITEMS: usize = 500;
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// sled's own default cache is 1 GiB; a feed daemon needs far less. On the load farm
 /// (1000 feeds x 50 items) 16 MiB kept a cold start at 50 MB of RSS instead of 76 MB, at
-/// the same speed (BENCHMARKS.md).
-pub const DEFAULT_CACHE_CAPACITY: u64 = 16 * 1024 * 1024;
+/// the same speed; at 5000 feeds x 20 items 8 MiB took another 6-10 MB off every run at the
+/// same speed, since a poll reads only its own feed's state and newest articles
+/// (BENCHMARKS.md, "Memory at 5000 feeds").
+pub const DEFAULT_CACHE_CAPACITY: u64 = 8 * 1024 * 1024;
 /// Delivery attempts before an alert is parked as dead (about a day with the default back-off).
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 30;
 /// The first retry waits this long; each later one doubles, up to the maximum.
