@@ -28,12 +28,7 @@ url = "${SLACK}"
 kind = "stdout"
 "#,
     );
-    let run = parleyd(
-        &["--config", config.to_str().unwrap(), "check-config"],
-        &[("SLACK", SECRET)],
-        b"",
-    )
-    .await;
+    let run = check_config(&config, &[("SLACK", SECRET)]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stdout.contains(": OK"), "{}", run.stdout);
     assert!(run.stdout.contains("feeds (2):"), "{}", run.stdout);
@@ -88,12 +83,7 @@ url = "${NOT_A_URL}"
 kind = "pager"
 "#,
     );
-    let run = parleyd(
-        &["--config", config.to_str().unwrap(), "check-config"],
-        &[("NOT_A_URL", "s3cr3t-but-not-a-url")],
-        b"",
-    )
-    .await;
+    let run = check_config(&config, &[("NOT_A_URL", "s3cr3t-but-not-a-url")]).await;
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     let file = config.display().to_string();
     let expected_keys = [
@@ -151,12 +141,7 @@ async fn a_syntax_error_gives_the_position_but_never_quotes_the_line() {
     let config = dir.config(&format!(
         "[[feeds]]\nurl = \"https://example.org/a.xml\"\n\n[[sinks]]\nkind = \"slack\"\nurl = \"{SECRET}\" oops\n"
     ));
-    let run = parleyd(
-        &["--config", config.to_str().unwrap(), "check-config"],
-        &[],
-        b"",
-    )
-    .await;
+    let run = check_config(&config, &[]).await;
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     let written = std::fs::read_to_string(&config).unwrap();
     let line = written.lines().position(|l| l.contains("oops")).unwrap() + 1;
@@ -192,12 +177,7 @@ async fn missing_and_non_utf8_files_are_named() {
         b"[[feeds]]\nurl = \"https://example.org/caf\xe9\"\n",
     )
     .unwrap();
-    let run = parleyd(
-        &["--config", latin1.to_str().unwrap(), "check-config"],
-        &[],
-        b"",
-    )
-    .await;
+    let run = check_config(&latin1, &[]).await;
     assert_eq!(run.code, Some(2));
     assert!(
         run.stderr
@@ -266,20 +246,10 @@ async fn the_offline_demo_alerts_each_sample_story_once() {
 async fn the_shipped_configs_are_valid() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let demo = root.join("config/demo.toml");
-    let run = parleyd(
-        &["--config", demo.to_str().unwrap(), "check-config"],
-        &[],
-        b"",
-    )
-    .await;
+    let run = check_config(&demo, &[]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let production = root.join("config/parleyd.toml");
-    let run = parleyd(
-        &["--config", production.to_str().unwrap(), "check-config"],
-        &[("PARLEYD_SLACK_WEBHOOK", SECRET)],
-        b"",
-    )
-    .await;
+    let run = check_config(&production, &[("PARLEYD_SLACK_WEBHOOK", SECRET)]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(!run.stdout.contains("s3cr3t"));
 }
@@ -323,12 +293,7 @@ async fn opml_exports_become_feeds_entries() {
         "{}",
         appended.stderr
     );
-    let check = parleyd(
-        &["--config", config.to_str().unwrap(), "check-config"],
-        &[],
-        b"",
-    )
-    .await;
+    let check = check_config(&config, &[]).await;
     assert_eq!(check.code, Some(0), "{}", check.stderr);
     assert!(check.stdout.contains("feeds (2):"), "{}", check.stdout);
 
@@ -383,12 +348,7 @@ async fn durations_take_only_the_documented_units() {
     let config = dir.config(
         "[poll]\ninterval = \"5M\"\n[delivery]\nmax_age = \"2 days\"\n[[feeds]]\nurl = \"https://example.org/a.xml\"\ninterval = \"1w\"\n",
     );
-    let run = parleyd(
-        &["--config", config.to_str().unwrap(), "check-config"],
-        &[],
-        b"",
-    )
-    .await;
+    let run = check_config(&config, &[]).await;
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     for (key, unit) in [
         ("poll.interval", "`M`"),
@@ -439,12 +399,7 @@ async fn placeholder_sink_urls_are_warned_about() {
         "[[feeds]]\nurl = \"file:missing.xml\"\n[[sinks]]\nkind = \"slack\"\nurl = \"${SLACK}\"\n[[sinks]]\nkind = \"stdout\"\n",
     );
     let env = [("SLACK", placeholder)];
-    let run = parleyd(
-        &["--config", config.to_str().unwrap(), "check-config"],
-        &env,
-        b"",
-    )
-    .await;
+    let run = check_config(&config, &env).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(
         run.stderr.contains("sinks[0].url: warning:"),
@@ -465,12 +420,7 @@ async fn placeholder_sink_urls_are_warned_about() {
         "SLACK",
         "https://hooks.slack.com/services/T024BE7LD/B01ABCDEF/n3Q8aZkP2wXy7LmR4tVb9cDe",
     )];
-    let run = parleyd(
-        &["--config", config.to_str().unwrap(), "check-config"],
-        &real,
-        b"",
-    )
-    .await;
+    let run = check_config(&config, &real).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(!run.stderr.contains("warning"), "{}", run.stderr);
 }
@@ -491,12 +441,7 @@ async fn an_inline_secret_in_a_readable_config_is_warned_about() {
     };
     let config = dir.config(&body("https://hooks.slack.example/T0/B0/inline-s3cr3t"));
     let check = |config: std::path::PathBuf| async move {
-        parleyd(
-            &["--config", config.to_str().unwrap(), "check-config"],
-            &[("HOOK", "https://hooks.slack.example/env")],
-            b"",
-        )
-        .await
+        check_config(&config, &[("HOOK", "https://hooks.slack.example/env")]).await
     };
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
     let run = check(config.clone()).await;
@@ -544,12 +489,7 @@ async fn an_invalid_feed_url_is_quoted_without_its_query() {
     let config = dir.config(
         "[[feeds]]\nurl = \"https://user:pw-s3cr3t@exa mple.org/feed.xml?token=q-s3cr3t\"\n",
     );
-    let run = parleyd(
-        &["--config", config.to_str().unwrap(), "check-config"],
-        &[],
-        b"",
-    )
-    .await;
+    let run = check_config(&config, &[]).await;
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(
         run.stderr

@@ -125,12 +125,7 @@ mention = "someone"
 secret = "${HOOK_SECRET}"
 "#,
     );
-    let run = parleyd(
-        &["--config", config.to_str().unwrap(), "check-config"],
-        &[("HOOK_SECRET", "plain-t0ps3cret")],
-        b"",
-    )
-    .await;
+    let run = check_config(&config, &[("HOOK_SECRET", "plain-t0ps3cret")]).await;
     assert_eq!(run.code, Some(2));
     for key in [
         "sinks[0].secret",

@@ -444,12 +444,7 @@ host = "smtp.mail.test:587"
 from = "a@mail.test"
 "#,
     );
-    let run = parleyd(
-        &["--config", bad.to_str().unwrap(), "check-config"],
-        &[],
-        b"",
-    )
-    .await;
+    let run = check_config(&bad, &[]).await;
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     for key in [
         "sinks[0].mention",
@@ -490,10 +485,9 @@ from = "alerts@mail.test"
 to = "ops@mail.test"
 "#,
     );
-    let run = parleyd(
-        &["--config", good.to_str().unwrap(), "check-config"],
+    let run = check_config(
+        &good,
         &[("NTFY_TOKEN", "tk_hidden"), ("SMTP_PASSWORD", "pw-hidden")],
-        b"",
     )
     .await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);

@@ -312,6 +312,16 @@ pub struct RunOutput {
 }
 
 /// Runs `parleyd ARGS` with a clean environment plus `env`, feeding `stdin`.
+/// Runs `parleyd --config CONFIG check-config` with `env` set.
+pub async fn check_config(config: &Path, env: &[(&str, &str)]) -> RunOutput {
+    parleyd(
+        &["--config", config.to_str().unwrap(), "check-config"],
+        env,
+        b"",
+    )
+    .await
+}
+
 pub async fn parleyd(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> RunOutput {
     use tokio::io::AsyncWriteExt;
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_parleyd"));
