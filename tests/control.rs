@@ -29,12 +29,7 @@ async fn command(config: &Path, args: &[&str]) -> RunOutput {
 }
 
 async fn stop(mut child: tokio::process::Child) {
-    let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    sigterm(&child);
     let exit = tokio::time::timeout(Duration::from_secs(60), child.wait())
         .await
         .expect("the daemon stopped after SIGTERM")

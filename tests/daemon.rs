@@ -46,12 +46,7 @@ async fn run_alerts_on_new_items_and_stops_cleanly_on_sigterm() {
         "no alert arrived"
     );
 
-    let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    sigterm(&child);
     let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
         .expect("the daemon stopped after SIGTERM")
@@ -157,11 +152,7 @@ async fn alerts_survive_a_receiver_that_throttles_hangs_drops_and_fails_and_poll
         "only {polls_during_failures} polls"
     );
 
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    sigterm(&child);
     let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
         .unwrap()
@@ -356,11 +347,7 @@ async fn systemd_hears_ready_status_and_stopping() {
         "{first}"
     );
 
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    sigterm(&child);
     let mut seen = Vec::new();
     while !seen.iter().any(|m: &String| m.contains("STOPPING=1")) {
         seen.push(receive(&socket));
@@ -467,12 +454,7 @@ async fn stops_on_sigterm_whatever_its_stderr_is() {
             child.try_wait().unwrap().is_none(),
             "{stderr:?}: the daemon died before it was asked to stop"
         );
-        let pid = child.id().unwrap().to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        sigterm(&child);
         let exit = tokio::time::timeout(Duration::from_secs(90), child.wait())
             .await
             .unwrap_or_else(|_| panic!("{stderr:?}: the daemon did not stop after SIGTERM"))
@@ -505,12 +487,7 @@ async fn sigterm_cancels_a_slow_fetch_at_once() {
         .await,
         "the daemon never polled"
     );
-    let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    sigterm(&child);
     let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
         .await
         .expect("the daemon stopped after SIGTERM")

@@ -312,6 +312,16 @@ pub struct RunOutput {
 }
 
 /// Runs `parleyd ARGS` with a clean environment plus `env`, feeding `stdin`.
+/// Sends SIGTERM to a running daemon.
+pub fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("the daemon is running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -TERM {pid} failed");
+}
+
 /// Runs `parleyd --config CONFIG check-config` with `env` set.
 pub async fn check_config(config: &Path, env: &[(&str, &str)]) -> RunOutput {
     parleyd(
