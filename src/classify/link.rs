@@ -165,17 +165,17 @@ impl<'a> Analysis<'a> {
         {
             out.extend(self.in_clause(other).filter(|f| f.role.is_actor()));
         }
-        let others: Vec<Found> = out
+        let first_other = out
             .iter()
             .filter(|f| f.role == Role::Other)
-            .copied()
-            .collect();
-        if !others.is_empty() {
+            .map(|f| f.start)
+            .min();
+        if let Some(first_other) = first_other {
             out.retain(|party| {
                 !self.found.iter().any(|e| {
                     matches!(e.role, Role::Event(_))
+                        && first_other < e.start
                         && self.modifies(party, e)
-                        && others.iter().any(|o| o.start < e.start)
                 })
             });
         }
@@ -188,11 +188,22 @@ impl<'a> Analysis<'a> {
     /// before those talks takes part: alone ("Iran talks resume") or with the third party
     /// only as the occasion ("announces Iran talks at a meeting with Netanyahu") the name is
     /// a participant.
+    ///
     /// Paired with another actor ("US-Iran talks", "Saudi-Iranian talks"), the names are
     /// the talks' participants; first in its clause ("Trump meets Netanyahu"), the name is
     /// the subject of a verb. A modifier follows another word of its clause: "for Iran
     /// nuclear discussions", "high-stakes Iran negotiations".
     fn modifies(&self, party: &Found, event: &Found) -> bool {
+        let right_before = matches!(party.role, Role::Party(_))
+            && party.sentence == event.sentence
+            && party.end <= event.start
+            && event.start - party.end <= 1
+            && self.tokens[party.end..event.start]
+                .iter()
+                .all(|t| &*t.stem == "nuclear");
+        if !right_before {
+            return false;
+        }
         let paired = self
             .found
             .iter()
@@ -206,16 +217,7 @@ impl<'a> Analysis<'a> {
             .tokens
             .get(event.end)
             .is_some_and(|t| matches!(&*t.stem, "with" | "between"));
-        matches!(party.role, Role::Party(_))
-            && !paired
-            && !with_after
-            && follows_a_word
-            && party.sentence == event.sentence
-            && party.end <= event.start
-            && self.tokens[party.end..event.start]
-                .iter()
-                .all(|t| &*t.stem == "nuclear")
-            && event.start - party.end <= 1
+        !paired && follows_a_word && !with_after
     }
 
     /// "US delegation lands in Muscat ahead of talks with Iranians", "Iran's envoy upbeat
