@@ -860,7 +860,187 @@ fn a_schema_2_store_is_counted_once_when_migrated() {
         .unwrap()
         .unwrap();
     assert_eq!(schema.as_ref(), SCHEMA_VERSION.to_be_bytes());
-    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(SCHEMA_VERSION, 4);
+}
+
+fn json(value: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(value).unwrap()
+}
+
+/// The format byte a value starts with, read with sled itself.
+fn first_bytes(path: &std::path::Path, tree: &str, keys: &[&[u8]]) -> Vec<u8> {
+    let db = sled::open(path).unwrap();
+    let tree = db.open_tree(tree).unwrap();
+    keys.iter()
+        .map(|key| tree.get(key).unwrap().expect("the record is there")[0])
+        .collect()
+}
+
+/// Guaranteed: a store written before the compact values (schema 3: every article, feed
+/// state and tombstone a JSON value) opens as schema 4 and reads as it did: each article
+/// and feed state equal to what was written, a pruned article still known, nothing stored
+/// or queued twice, counts and a full check sound. Its JSON values stay as they are (both
+/// forms read, nothing is rewritten at open) while what is written from then on is
+/// compact; an export shows either form as the same JSON, and an import writes it compact.
+#[tokio::test]
+async fn a_schema_3_store_of_json_values_reads_as_before_and_writes_compact_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let news = article("one", "1", "US and Iran hold talks in Oman");
+    let rial = article("one", "2", "Rial falls");
+    let pruned = article("two", "3", "Oil steady");
+    let state = FeedState {
+        title: Some("One".into()),
+        etag: Some("\"v7\"".into()),
+        body_hash: Some(u64::MAX - 7),
+        first_poll_done: true,
+        last_success: Some(Utc::now()),
+        items_seen: 2,
+        next_poll: Some(Utc::now() + chrono::Duration::minutes(5)),
+        refresh_hint_secs: Some(600),
+        ..FeedState::default()
+    };
+    let (stored_news, stored_rial) = {
+        let store = Store::open(&path, CACHE).unwrap();
+        let queued = commit(
+            &store,
+            &news.feed_url,
+            vec![alerting(news.clone()), quiet(rial.clone())],
+        );
+        assert_eq!(queued.queued.len(), 1);
+        commit(&store, &pruned.feed_url, vec![quiet(pruned.clone())]);
+        store.put_feed_state(&news.feed_url, &state).unwrap();
+        let read = |a: &Article| store.article(&a.store_key()).unwrap().unwrap();
+        let both = (read(&news), read(&rial));
+        store.close().unwrap();
+        both
+    };
+    assert!(stored_news.opened_story());
+    // What a schema 3 parleyd wrote: the same records, each value JSON after byte 1.
+    {
+        let db = sled::open(&path).unwrap();
+        let articles = db.open_tree("articles").unwrap();
+        articles
+            .insert(news.store_key(), value(&stored_news))
+            .unwrap();
+        articles
+            .insert(rial.store_key(), value(&stored_rial))
+            .unwrap();
+        articles
+            .insert(
+                pruned.store_key(),
+                value(&serde_json::json!({"pruned": true})),
+            )
+            .unwrap();
+        let feeds = db.open_tree("feeds").unwrap();
+        feeds.insert(&news.feed_url, value(&state)).unwrap();
+        let other = FeedState {
+            first_poll_done: true,
+            items_seen: 1,
+            ..FeedState::default()
+        };
+        feeds.insert(&pruned.feed_url, value(&other)).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert("schema_version", &3u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    {
+        let store = Store::open(&path, CACHE).unwrap();
+        let read = store.article(&news.store_key()).unwrap().unwrap();
+        assert_eq!(json(&read), json(&stored_news));
+        assert_eq!(
+            store.feed_state(&news.feed_url).unwrap(),
+            Some(state.clone())
+        );
+        assert!(
+            store.contains_article(&pruned).unwrap(),
+            "a tombstone stays"
+        );
+        assert!(store.article(&pruned.store_key()).unwrap().is_none());
+        assert_eq!(
+            store
+                .articles_since(chrono::DateTime::UNIX_EPOCH)
+                .unwrap()
+                .len(),
+            2
+        );
+        let again = commit(
+            &store,
+            &news.feed_url,
+            vec![
+                alerting(news.clone()),
+                quiet(rial.clone()),
+                quiet(pruned.clone()),
+            ],
+        );
+        assert_eq!((again.stored, again.queued.len()), (0, 0), "{again:?}");
+        let later = article("one", "4", "Rial steadies");
+        assert_eq!(
+            commit(&store, &news.feed_url, vec![quiet(later.clone())]).stored,
+            1
+        );
+        counts_agree(&store, "opening a schema 3 store");
+        let report = store.check_all(Duration::from_secs(60)).unwrap();
+        assert!(report.problems().is_empty(), "{:?}", report.problems());
+
+        let mut export = Vec::new();
+        store.export(&mut export).unwrap();
+        let lines: Vec<serde_json::Value> = export
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| serde_json::from_slice(line).unwrap())
+            .collect();
+        let exported = |tree: &str, title: &str| {
+            lines
+                .iter()
+                .find(|l| l["tree"] == tree && l["value"]["article"]["title"] == title)
+                .unwrap_or_else(|| panic!("{title} is exported"))["value"]
+                .clone()
+        };
+        assert_eq!(exported("articles", &news.title), json(&stored_news));
+        let written_later = store.article(&later.store_key()).unwrap().unwrap();
+        assert_eq!(exported("articles", &later.title), json(&written_later));
+        let records = |l: &&serde_json::Value| l["tree"] == "articles" || l["tree"] == "feeds";
+        assert_eq!(lines.iter().filter(records).count(), 6);
+        assert!(
+            lines.iter().filter(records).all(|l| l.get("raw").is_none()),
+            "every article, tombstone and feed state is JSON"
+        );
+        store.close().unwrap();
+
+        let copy = dir.path().join("copy");
+        let imported = Store::open(&copy, CACHE).unwrap();
+        imported.import(export.as_slice()).unwrap();
+        let read = imported.article(&news.store_key()).unwrap().unwrap();
+        assert_eq!(json(&read), json(&stored_news));
+        imported.close().unwrap();
+        drop(imported);
+        let keys: [&[u8]; 2] = [&news.store_key(), &pruned.store_key()];
+        assert_eq!(
+            first_bytes(&copy, "articles", &keys),
+            [2, 1],
+            "imported compact"
+        );
+    }
+    let keys: [&[u8]; 3] = [
+        &news.store_key(),
+        &pruned.store_key(),
+        &article("one", "4", "").store_key(),
+    ];
+    assert_eq!(
+        first_bytes(&path, "articles", &keys),
+        [1, 1, 2],
+        "JSON values stay; new ones are compact"
+    );
+    let urls: [&[u8]; 2] = [news.feed_url.as_bytes(), pruned.feed_url.as_bytes()];
+    assert_eq!(
+        first_bytes(&path, "feeds", &urls),
+        [2, 1],
+        "a feed state is compact once a poll writes it"
+    );
+    let db = sled::open(&path).unwrap();
+    let schema = db.open_tree("meta").unwrap().get("schema_version").unwrap();
+    assert_eq!(schema.unwrap().as_ref(), 4u32.to_be_bytes());
 }
 
 /// Guaranteed: an announcement and the meeting it announced are two stories even when

@@ -4,7 +4,7 @@
 
 use super::counts::{self, Counts};
 use super::records::{SentAlert, StoredArticle, StoryRecord, Tombstone};
-use super::{Store, StoreError, decode_all, io, keys, tx_error};
+use super::{Store, StoreError, compact, decode_all, io, keys, tx_error};
 use crate::model::Article;
 use crate::sync::lock;
 use chrono::{DateTime, Utc};
@@ -36,7 +36,7 @@ impl Store {
     /// [`StoreError::Io`] on a read failure.
     pub fn article(&self, key: &[u8; 16]) -> Result<Option<StoredArticle>, StoreError> {
         let bytes = self.articles.get(key).map_err(io("article read"))?;
-        Ok(bytes.and_then(|b| keys::decode(&b).ok()))
+        Ok(bytes.and_then(|b| compact::decode_article(&b).ok()))
     }
 
     /// Stored articles first seen at or after `since` (pruned ones are gone).
@@ -44,7 +44,8 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`] on a read failure.
     pub fn articles_since(&self, since: DateTime<Utc>) -> Result<Vec<StoredArticle>, StoreError> {
-        let mut out: Vec<StoredArticle> = decode_all(&self.articles, "article scan")?;
+        let mut out: Vec<StoredArticle> =
+            decode_all(&self.articles, "article scan", compact::decode_article)?;
         out.retain(|a| a.article.first_seen >= since);
         out.sort_by_key(|a| a.article.first_seen);
         Ok(out)
@@ -61,7 +62,7 @@ impl Store {
         let mut pruned = 0;
         for item in self.articles.iter() {
             let (key, value) = item.map_err(io("article scan"))?;
-            if let Ok(stored) = keys::decode::<StoredArticle>(&value)
+            if let Ok(stored) = compact::decode_article(&value)
                 && stored.article.first_seen < cutoff
             {
                 self.articles

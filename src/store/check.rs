@@ -2,8 +2,8 @@
 //! decoded, counted, and compared with the counts record, within a time limit.
 
 use super::counts::{self, Counts};
-use super::records::{SentAlert, StoredArticle, StoryRecord, Tombstone};
-use super::{FeedState, Store, StoreError, keys, open};
+use super::records::{SentAlert, StoryRecord, Tombstone};
+use super::{Store, StoreError, compact, keys, open};
 use crate::model::Alert;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -87,10 +87,13 @@ impl Store {
             Ok::<_, StoreError>((n, per_sink))
         };
         scanned.articles = count(keys::ARTICLES, &self.articles, &|v| {
-            decodes::<StoredArticle>(v) || decodes::<Tombstone>(v)
+            compact::decode_article(v).is_ok() || decodes::<Tombstone>(v)
         })?
         .0;
-        scanned.feeds = count(keys::FEEDS, &self.feeds, &decodes::<FeedState>)?.0;
+        scanned.feeds = count(keys::FEEDS, &self.feeds, &|v| {
+            compact::decode_feed_state(v).is_ok()
+        })?
+        .0;
         scanned.stories = count(keys::STORIES, &self.stories, &decodes::<StoryRecord>)?.0;
         scanned.outbox = count(keys::OUTBOX, &self.outbox, &decodes::<Alert>)?.1;
         scanned.dead = count(keys::DEAD, &self.dead, &decodes::<Alert>)?.1;

@@ -4,11 +4,11 @@
 //! and the counts record, in one transaction (see [`super`]).
 
 use super::counts::{self, Counts};
-use super::keys;
 use super::recent::{self, NewMatch};
 use super::records::{StoredArticle, StoryRecord};
 use super::stories::{StoryBound, join_story, joined_story, with_written};
 use super::{FeedState, Store, StoreError, io, tx_error};
+use super::{compact, keys};
 use crate::classify::StoryKey;
 use crate::model::{Alert, Article, Verdict, alert_id, link_fingerprint};
 use chrono::{DateTime, Utc};
@@ -245,7 +245,7 @@ impl<'a> QuietWrite<'a> {
         QuietWrite {
             article,
             key: article.store_key(),
-            value: keys::encode(&value),
+            value: compact::encode_article(&value),
         }
     }
 }
@@ -298,9 +298,12 @@ fn put_counted_state<E>(
     if previous.is_none() {
         delta.feeds += 1;
     }
-    let previous = previous.and_then(|bytes| keys::decode::<FeedState>(&bytes).ok());
+    let previous = previous.and_then(|bytes| compact::decode_feed_state(&bytes).ok());
     let state = counted_state(commit, previous, stored);
-    feeds.insert(commit.feed_url.as_bytes(), keys::encode(&state))?;
+    feeds.insert(
+        commit.feed_url.as_bytes(),
+        compact::encode_feed_state(&state),
+    )?;
     Ok(())
 }
 
@@ -403,7 +406,9 @@ fn apply_commit(
                 }
             }
         }
-        trees.articles.insert(&key[..], keys::encode(&stored))?;
+        trees
+            .articles
+            .insert(&key[..], compact::encode_article(&stored))?;
         delta.articles += 1;
         matches.push(NewMatch {
             key,

@@ -2,11 +2,15 @@
 //! sled's file format, and to move what a store holds into a new one.
 //!
 //! A line is `{"tree": NAME, "key": HEX, "value": JSON}`, or `"raw": HEX` instead of
-//! `"value"` for a value that is not one of ours. Of `meta`, only what describes the
+//! `"value"` for a value that is not one of ours. Articles and feed states are stored in a
+//! compact binary form (see `compact`) and travel as the JSON they were stored as before
+//! it, so an export reads the same whichever form a record is in, and an import writes
+//! the compact form. Of `meta`, only what describes the
 //! records travels (the legacy key flag, the last prune, when each feed was first known):
 //! the schema, the counts and the rest belong to the store they are in.
 
-use super::{Store, StoreError, counts, io, keys};
+use super::records::StoredArticle;
+use super::{FeedState, Store, StoreError, compact, counts, io, keys};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 
@@ -113,11 +117,7 @@ impl Store {
             let record: Line = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
             let key = from_hex(&record.key).ok_or_else(|| bad("the key is not hex".into()))?;
             let value = match (&record.value, &record.raw) {
-                (Some(json), _) => {
-                    let mut bytes = vec![keys::VALUE_VERSION];
-                    serde_json::to_writer(&mut bytes, json).map_err(|e| bad(e.to_string()))?;
-                    bytes
-                }
+                (Some(json), _) => stored_value(&record.tree, json).map_err(bad)?,
                 (None, Some(raw)) => {
                     from_hex(raw).ok_or_else(|| bad("the raw value is not hex".into()))?
                 }
@@ -179,10 +179,7 @@ fn write_line(
     key: &[u8],
     value: &[u8],
 ) -> Result<(), TransferError> {
-    let json = match value.split_first() {
-        Some((&keys::VALUE_VERSION, json)) => serde_json::from_slice(json).ok(),
-        _ => None,
-    };
+    let json = exported_value(tree, value);
     let line = Line {
         tree: tree.to_string(),
         key: to_hex(key),
@@ -191,6 +188,40 @@ fn write_line(
     };
     serde_json::to_writer(&mut *out, &line).map_err(|e| TransferError::Io(e.into()))?;
     out.write_all(b"\n").map_err(TransferError::Io)
+}
+
+/// A value as an export shows it: JSON, whichever form it is stored in (a JSON value as
+/// it is on disk); `None` for a value that is not one of ours.
+fn exported_value(tree: &str, value: &[u8]) -> Option<serde_json::Value> {
+    match value.split_first() {
+        Some((&keys::VALUE_VERSION, json)) => serde_json::from_slice(json).ok(),
+        Some((&compact::COMPACT_VERSION, _)) => match tree {
+            keys::ARTICLES => serde_json::to_value(compact::decode_article(value).ok()?).ok(),
+            keys::FEEDS => serde_json::to_value(compact::decode_feed_state(value).ok()?).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// An exported JSON value as the store keeps it: an article or a feed state in the compact
+/// form, anything else (a tombstone, the other trees) as JSON after the format byte.
+fn stored_value(tree: &str, json: &serde_json::Value) -> Result<Vec<u8>, String> {
+    let typed = match tree {
+        keys::ARTICLES => StoredArticle::deserialize(json)
+            .ok()
+            .map(|stored| compact::encode_article(&stored)),
+        keys::FEEDS => FeedState::deserialize(json)
+            .ok()
+            .map(|state| compact::encode_feed_state(&state)),
+        _ => None,
+    };
+    if let Some(bytes) = typed {
+        return Ok(bytes);
+    }
+    let mut bytes = vec![keys::VALUE_VERSION];
+    serde_json::to_writer(&mut bytes, json).map_err(|e| e.to_string())?;
+    Ok(bytes)
 }
 
 /// The sequence number at the end of an outbox or dead-letter key.

@@ -3,7 +3,7 @@
 //! The daemon never edits a [`FeedState`] field by field: a poll ends in one of the
 //! transitions below, so what "success", "failure" and "unchanged" mean is written once.
 
-use super::{Store, StoreError, counts, io, keys, tx_error};
+use super::{Store, StoreError, compact, counts, io, keys, tx_error};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -128,7 +128,7 @@ impl Store {
     /// [`StoreError::Io`] on a read failure.
     pub fn feed_state(&self, feed_url: &str) -> Result<Option<FeedState>, StoreError> {
         let bytes = self.feeds.get(feed_url).map_err(io("feed state read"))?;
-        Ok(bytes.and_then(|b| keys::decode(&b).ok()))
+        Ok(bytes.and_then(|b| compact::decode_feed_state(&b).ok()))
     }
 
     /// When this store first knew the feed (see [`Store::remember_feeds`]); `None` for a
@@ -185,7 +185,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`] on a write failure.
     pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
-        let value = keys::encode(state);
+        let value = compact::encode_feed_state(state);
         (&self.feeds, &self.meta)
             .transaction(|(feeds, meta)| {
                 if feeds.insert(feed_url, value.as_slice())?.is_none() {

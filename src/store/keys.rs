@@ -8,8 +8,8 @@
 //! |            | `feed_known_since`, 0x00, feed URL    | i64 (Unix seconds), big-endian |
 //! |            | `counts`, `recent`                    | [`super::Counts`], [`super::Recent`] |
 //! |            | `sequence_floor`                      | u64, big-endian                |
-//! | `articles` | xxh3-64(feed URL), xxh3-64(key), 16 B | [`super::StoredArticle`]       |
-//! | `feeds`    | feed URL, UTF-8                       | [`super::FeedState`]           |
+//! | `articles` | xxh3-64(feed URL), xxh3-64(key), 16 B | [`super::StoredArticle`] (compact), or a tombstone |
+//! | `feeds`    | feed URL, UTF-8                       | [`super::FeedState`] (compact) |
 //! | `stories`  | alert id (32 hex characters)          | [`super::StoryRecord`]         |
 //! | `outbox`   | sink name, 0x00, sequence u64 BE      | [`crate::model::Alert`]        |
 //! | `dead`     | as `outbox`                           | [`crate::model::Alert`]        |
@@ -18,7 +18,10 @@
 //! Between a clean close and the next open, the store folder also holds sled's neighbour
 //! `parleyd-clean-shutdown.json` (see `clean`).
 //!
-//! Values are one version byte followed by JSON, so a later schema can read old records.
+//! Values are one format byte followed by the value: [`VALUE_VERSION`] and JSON, or (for
+//! articles and feed states since schema 4) `compact::COMPACT_VERSION` and postcard of a
+//! pinned wire shape (see `compact`). Both read, so a store written before schema 4 keeps
+//! its JSON records until they are pruned or rewritten.
 //! The sequence in outbox keys comes from sled's monotonic id generator, so a sink's entries
 //! are scanned oldest first.
 
@@ -28,9 +31,10 @@ use serde::de::DeserializeOwned;
 
 /// Bump when a key layout or value shape changes incompatibly (and migrate in
 /// `Store::open`). 2: article keys lead with the feed's hash (1 hashed both together).
-/// 3: `meta` holds the counts record, which every write keeps.
-pub const SCHEMA_VERSION: u32 = 3;
-/// The first byte of every value.
+/// 3: `meta` holds the counts record, which every write keeps. 4: articles and feed
+/// states are written in the compact form (an older parleyd would take them for absent).
+pub const SCHEMA_VERSION: u32 = 4;
+/// The first byte of a JSON value.
 pub(super) const VALUE_VERSION: u8 = 1;
 
 pub(super) const META: &str = "meta";
@@ -107,7 +111,7 @@ pub(super) fn sent_key(sink: &str, alert_id: &str) -> Vec<u8> {
     key
 }
 
-/// Encodes a value: version byte, then JSON.
+/// Encodes a value: format byte, then JSON.
 pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     let mut out = vec![VALUE_VERSION];
     // Serialising our own plain structs to a Vec cannot fail.

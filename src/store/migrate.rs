@@ -1,7 +1,7 @@
-//! Schema versions: stamp a new store, migrate a schema 1 or 2 store, refuse anything else.
+//! Schema versions: stamp a new store, migrate a schema 1, 2 or 3 store, refuse anything
+//! else.
 
-use super::records::StoredArticle;
-use super::{SCHEMA_VERSION, Store, StoreError, keys};
+use super::{SCHEMA_VERSION, Store, StoreError, compact, keys};
 use chrono::Utc;
 
 /// Brings the store to [`SCHEMA_VERSION`], or says why it cannot. `existed` says whether
@@ -29,6 +29,7 @@ pub(super) fn check_schema(store: &Store, existed: bool) -> Result<(), StoreErro
     }
     match found {
         1 | 2 => count_records(store),
+        3 => stamp_compact(store).map_err(open_error),
         SCHEMA_VERSION => Ok(()),
         _ => Err(StoreError::Schema {
             path: path.to_path_buf(),
@@ -78,6 +79,19 @@ fn count_records(store: &Store) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Schema 4: nothing to rewrite, since both value formats read; the new schema keeps an
+/// older parleyd, which would take every compact value for absent, from opening the store.
+fn stamp_compact(store: &Store) -> sled::Result<()> {
+    store
+        .meta
+        .insert(keys::SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+    store.meta.flush()?;
+    tracing::info!(
+        "Store migrated to schema {SCHEMA_VERSION}: articles and feed states are written in the compact form from now on; those written before read as they are."
+    );
+    Ok(())
+}
+
 /// Moves a schema 1 store's articles to schema 2 keys, then records schema 2. Tombstones
 /// keep no article to re-key from, so they stay where they are and the store looks up
 /// both layouts from then on. Re-running after a crash part-way is safe: articles already
@@ -88,7 +102,7 @@ fn migrate_article_keys(articles: &sled::Tree, meta: &sled::Tree) -> sled::Resul
     let (mut queued, mut moved, mut tombstones) = (0, 0, 0);
     for item in articles.iter() {
         let (key, value) = item?;
-        let Ok(stored) = keys::decode::<StoredArticle>(&value) else {
+        let Ok(stored) = compact::decode_article(&value) else {
             tombstones += 1;
             continue;
         };

@@ -11,17 +11,19 @@
 //! open the counts are compared with a cheap look at the trees and with the mark a clean
 //! close left, so a damaged store is reported instead of starting empty.
 //!
-//! One file per job: `keys` (the on-disk layout table and value codec), `records` (what
-//! is stored), `feed` (a feed's state and its transitions), `commit` (a poll's commit and
-//! the story rule), `outbox` (delivery bookkeeping), `articles` (reads and pruning),
-//! `migrate` (schema versions), `open` (a bounded open and what its errors mean),
-//! `counts` (the counts record and the cheap look), `clean` (the clean-shutdown mark) and
-//! `check` (the full check).
+//! One file per job: `keys` (the on-disk layout table and value codec), `compact` (the
+//! binary values of articles and feed states), `records` (what is stored), `feed` (a
+//! feed's state and its transitions), `commit` (a poll's commit and the story rule),
+//! `outbox` (delivery bookkeeping), `articles` (reads and pruning), `migrate` (schema
+//! versions), `open` (a bounded open and what its errors mean), `counts` (the counts
+//! record and the cheap look), `clean` (the clean-shutdown mark), `export` (export and
+//! import) and `check` (the full check).
 
 mod articles;
 mod check;
 mod clean;
 mod commit;
+mod compact;
 mod counts;
 mod export;
 mod feed;
@@ -377,15 +379,16 @@ impl Store {
     }
 }
 
-/// Every value of a tree that decodes as `T`, in key order.
-fn decode_all<T: serde::de::DeserializeOwned>(
+/// Every value of a tree that `decode` reads, in key order.
+fn decode_all<T>(
     tree: &sled::Tree,
     operation: &'static str,
+    decode: impl Fn(&[u8]) -> Result<T, String>,
 ) -> Result<Vec<T>, StoreError> {
     let mut out = Vec::new();
     for item in tree.iter() {
         let (_, value) = item.map_err(io(operation))?;
-        if let Ok(decoded) = keys::decode(&value) {
+        if let Ok(decoded) = decode(&value) {
             out.push(decoded);
         }
     }

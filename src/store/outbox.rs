@@ -66,7 +66,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`] on a read failure.
     pub fn pending_alerts(&self) -> Result<Vec<Alert>, StoreError> {
-        decode_all(&self.outbox, "outbox scan")
+        decode_all(&self.outbox, "outbox scan", keys::decode)
     }
 
     /// Every delivered alert with when it was sent.
@@ -74,7 +74,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`] on a read failure.
     pub fn sent_alerts(&self) -> Result<Vec<SentAlert>, StoreError> {
-        decode_all(&self.sent, "sent scan")
+        decode_all(&self.sent, "sent scan", keys::decode)
     }
 
     /// Moves dead-lettered alerts back to the outbox, due now with a fresh attempt count
@@ -221,7 +221,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Io`] on a read failure.
     pub fn dead_alerts(&self) -> Result<Vec<Alert>, StoreError> {
-        decode_all(&self.dead, "dead-letter scan")
+        decode_all(&self.dead, "dead-letter scan", keys::decode)
     }
 
     /// Moves one entry between the outbox and the dead-letter list, under the same key,

@@ -83,7 +83,7 @@ impl Store {
         {
             return Ok(Arc::clone(&read.stories));
         }
-        let stories = Arc::new(decode_all(&self.stories, "stories scan")?);
+        let stories = Arc::new(decode_all(&self.stories, "stories scan", keys::decode)?);
         *cached = Some(StoriesRead {
             version,
             stories: Arc::clone(&stories),
