@@ -93,6 +93,10 @@ struct TruthItem {
     relevant: bool,
     /// Milliseconds since the epoch when the item first appeared in a feed.
     appeared_ms: i64,
+    /// When a whole body carrying the item was first sent: the poll that brought it (the
+    /// latency of `run` counts from here, not from `appeared_ms`, which can be a whole
+    /// poll interval earlier). None until then.
+    served_ms: Option<i64>,
     feed: usize,
 }
 
@@ -129,6 +133,8 @@ struct Feed {
     body: Bytes,
     gzip: Bytes,
     requests: u64,
+    /// Truth indices of items no whole body has carried yet.
+    unserved: Vec<usize>,
 }
 
 struct Farm {
@@ -282,6 +288,7 @@ impl Farm {
                 body: Bytes::new(),
                 gzip: Bytes::new(),
                 requests: 0,
+                unserved: Vec::new(),
             });
         }
         farm.fill_initial(now);
@@ -381,11 +388,13 @@ impl Farm {
         } else {
             format!("{summary} {}", byline(&mut self.rng))
         };
+        self.feeds[feed].unserved.push(self.truth.len());
         self.truth.push(TruthItem {
             link: link.clone(),
             story,
             relevant,
             appeared_ms: appeared.timestamp_millis(),
+            served_ms: None,
             feed,
         });
         let category = SECTIONS[self.rng.usize(0..SECTIONS.len())];
@@ -605,6 +614,11 @@ async fn feed_handler(
             (_, true) => (gzip, true),
             (_, false) => (body, false),
         };
+        // A cut body or a wrong content type may not get the items to the reader; the
+        // next request (faults act on every other one) does.
+        if matches!(fault, Fault::None | Fault::Slow) {
+            mark_served(&app, index);
+        }
         app.counters
             .bytes
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -630,6 +644,16 @@ async fn feed_handler(
         headers.insert(header::LAST_MODIFIED, value);
     }
     response
+}
+
+/// Stamps the feed's items that no whole body has carried yet with the time now.
+fn mark_served(app: &App, index: usize) {
+    let now = Utc::now().timestamp_millis();
+    let mut farm = app.farm.write().expect("farm lock");
+    let Farm { feeds, truth, .. } = &mut *farm;
+    for item in feeds[index].unserved.drain(..) {
+        truth[item].served_ms.get_or_insert(now);
+    }
 }
 
 async fn hook_handler(

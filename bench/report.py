@@ -4,7 +4,9 @@
 usage: report.py score TRUTH_JSON RECEIVED_JSON TOOL [--since-ms MS]
     One JSON object: alerts, precision, story recall, duplicate alerts, and (for stories
     that first appeared after --since-ms) the latency from an item's first appearance to
-    its story's first alert: median and max.
+    its story's first alert: median and max; and, for every alert whose item was first
+    served after --since-ms, the latency from that serve (the poll that brought the item,
+    as the farm saw it) to the alert's arrival: median and max.
 usage: report.py table RESULTS_JSONL
     The rows bench/run.sh collected, as a Markdown table.
 """
@@ -42,10 +44,16 @@ def score(argv):
     alerted_relevant = [s for s in story_alerts if s in relevant_stories]
     duplicates = sum(len(times) - 1 for times in story_alerts.values())
     latencies = []
+    poll_latencies = []
     if since is not None:
         for story, appeared in relevant_stories.items():
             if appeared >= since and story in story_alerts:
                 latencies.append((min(story_alerts[story]) - appeared) / 1000)
+        for alert in received:
+            item = by_link.get(alert["link"])
+            served = item.get("served_ms") if item else None
+            if served is not None and served >= since:
+                poll_latencies.append((alert["arrived_ms"] - served) / 1000)
     report = {
         "tool": tool,
         "alerts": alerts,
@@ -64,6 +72,11 @@ def score(argv):
         report["new_stories_alerted"] = len(latencies)
         report["latency_median_s"] = round(statistics.median(latencies), 2) if latencies else None
         report["latency_max_s"] = round(max(latencies), 2) if latencies else None
+        report["alerts_after_poll"] = len(poll_latencies)
+        report["poll_latency_median_s"] = (
+            round(statistics.median(poll_latencies), 3) if poll_latencies else None
+        )
+        report["poll_latency_max_s"] = round(max(poll_latencies), 3) if poll_latencies else None
     print(json.dumps(report))
 
 
