@@ -785,9 +785,19 @@ async fn the_counts_record_follows_every_kind_of_write() {
     store
         .put_feed_state("https://four.example/rss", &FeedState::default())
         .unwrap();
+    // The second write finds the feed stored and takes the swap, not the transaction: it
+    // must still replace the state and count the feed once.
+    let failing = FeedState {
+        consecutive_failures: 1,
+        ..FeedState::default()
+    };
     store
-        .put_feed_state("https://four.example/rss", &FeedState::default())
+        .put_feed_state("https://four.example/rss", &failing)
         .unwrap();
+    assert_eq!(
+        store.feed_state("https://four.example/rss").unwrap(),
+        Some(failing)
+    );
     counts_agree(&store, "a failed poll's feed state, twice");
 
     let (key, alert) = store.due_alerts("a", Utc::now(), 10).unwrap().remove(0);

@@ -179,13 +179,30 @@ impl Store {
         Ok(recorded)
     }
 
-    /// Saves a feed's state on its own (after a failed or unchanged poll), counting the
-    /// feed if it is new.
+    /// Saves a feed's state on its own (after a failed or unchanged poll, and the next poll
+    /// time after every poll), counting the feed if it is new.
+    ///
+    /// A feed already stored is updated by one compare-and-swap, not a transaction: every
+    /// sled transaction writes out the log buffer twice (sled's `pin_log` rolls it before
+    /// and after its batch marker), a write and a `sync_file_range` each, and the daemon
+    /// saves two states per poll, so at 20,000 feeds transactions here were most of the
+    /// steady state's CPU (BENCHMARKS.md, "The daemon's steady state"). The swap is atomic
+    /// on its own key; if the state changed or went meanwhile, the transaction below does
+    /// the write and the count.
     ///
     /// # Errors
     /// [`StoreError::Io`] on a write failure.
     pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
         let value = compact::encode_feed_state(state);
+        if let Some(current) = self.feeds.get(feed_url).map_err(io("feed state read"))? {
+            let swapped = self
+                .feeds
+                .compare_and_swap(feed_url, Some(current), Some(value.as_slice()))
+                .map_err(io("feed state write"))?;
+            if swapped.is_ok() {
+                return Ok(());
+            }
+        }
         (&self.feeds, &self.meta)
             .transaction(|(feeds, meta)| {
                 if feeds.insert(feed_url, value.as_slice())?.is_none() {
