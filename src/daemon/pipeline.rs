@@ -4,6 +4,7 @@
 //! flush (only when it queued alerts).
 
 use super::StartError;
+use super::schedule::next_poll_delay;
 use crate::classify::Classifier;
 use crate::config::{Config, FeedConfig, SinkConfig};
 use crate::model::{Article, Verdict};
@@ -81,6 +82,9 @@ pub struct FeedReport {
     /// Relevant articles that did not alert (backlog, too old) and were remembered in a
     /// story, so later copies do not alert.
     pub remembered: usize,
+    /// The wait until the next poll, when the poll saved it already: an unchanged poll,
+    /// the common one, saves its state and its next poll time in one store write.
+    pub scheduled: Option<Duration>,
 }
 
 /// The stages, built once from a config and shared by every task.
@@ -285,6 +289,7 @@ impl Pipeline {
             queued: outcome.queued.len(),
             joined_story: outcome.joined_story,
             remembered: outcome.remembered,
+            scheduled: None,
         })
     }
 
@@ -401,11 +406,21 @@ impl Pipeline {
     ) -> Result<FeedReport, FeedError> {
         let mut state = state.clone();
         state.record_unchanged(now);
+        // Scheduled here, not after the poll as other outcomes are, so that the commonest
+        // poll costs one store write instead of two (BENCHMARKS.md, "The daemon's steady
+        // state").
+        let wait = next_poll_delay(feed, &self.config.poll, &state, None);
+        state.schedule(
+            chrono::Duration::from_std(wait)
+                .ok()
+                .map(|d| Utc::now() + d),
+        );
         self.store
             .put_feed_state(feed.url.as_str(), &state)
             .map_err(store_error(feed))?;
         Ok(FeedReport {
             unchanged: true,
+            scheduled: Some(wait),
             ..FeedReport::default()
         })
     }

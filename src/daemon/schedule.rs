@@ -125,12 +125,19 @@ pub(super) fn recorded_wait(pipeline: &Pipeline, feed: &FeedConfig) -> Option<Du
 }
 
 /// Works out when a feed is next due after a poll, records it (for `parleyd feeds` and a
-/// restart), and returns the wait.
+/// restart), and returns the wait; or only returns it, when the poll recorded it already.
 pub(super) fn schedule_next(
     pipeline: &Pipeline,
     feed: &FeedConfig,
     result: &Result<FeedReport, FeedError>,
 ) -> Duration {
+    if let Ok(FeedReport {
+        scheduled: Some(wait),
+        ..
+    }) = result
+    {
+        return *wait;
+    }
     let key = feed.url.as_str();
     let store = pipeline.store();
     let mut state = store.feed_state(key).ok().flatten().unwrap_or_default();
