@@ -76,6 +76,7 @@ pub async fn serve(
     };
     tracing::info!(%addr, "Status server listening.");
     let control = control_routes(&view);
+    let upkeep = drain_metrics(metrics.clone(), shutdown.clone());
     let app = Router::new()
         .route("/", get(status_page))
         .route("/healthz", get(healthz))
@@ -83,11 +84,31 @@ pub async fn serve(
         .route("/metrics", get(metrics_text))
         .with_state(AppState { view, metrics })
         .merge(control);
-    if let Err(err) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-    {
+    let serving = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned());
+    let (served, ()) = tokio::join!(serving.into_future(), upkeep);
+    if let Err(err) = served {
         tracing::warn!(error = %err, "Status server stopped.");
+    }
+}
+
+/// How often histogram samples are folded into their summaries when nobody scrapes.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds recorded histogram samples into their summaries every [`METRICS_UPKEEP`] until
+/// `shutdown`. The exporter keeps every sample until then, and otherwise only a scrape of
+/// `/metrics` does it: a daemon nobody scrapes kept every poll's duration of every feed
+/// for good (a block per feed per 64 polls; BENCHMARKS.md, "The daemon's steady state").
+async fn drain_metrics(metrics: Option<PrometheusHandle>, shutdown: CancellationToken) {
+    let Some(handle) = metrics else {
+        return;
+    };
+    let mut ticks = tokio::time::interval(METRICS_UPKEEP);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => handle.run_upkeep(),
+        }
     }
 }
 

@@ -84,6 +84,12 @@ pub mod metric {
     pub const POLLS: &str = "parleyd_polls_total";
     /// Time to fetch and process one poll, by feed.
     pub const POLL_SECONDS: &str = "parleyd_poll_duration_seconds";
+    /// The upper bounds of [`POLL_SECONDS`]'s histogram buckets. Fixed buckets cost a few
+    /// hundred bytes a feed; without them the exporter keeps each feed's durations as a
+    /// summary of rolling sketches, tens of KB a feed once samples are folded in (the
+    /// daemon passed 500 MB at 5000 feeds; BENCHMARKS.md, "The daemon's steady state").
+    pub const POLL_SECONDS_BUCKETS: &[f64] =
+        &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
     /// Articles stored for the first time, by feed.
     pub const ARTICLES_NEW: &str = "parleyd_articles_new_total";
     /// Classifier verdicts on new articles, by `relevant`.

@@ -67,6 +67,14 @@ async fn health_readiness_metrics_and_a_status_page_that_keeps_titles_as_text() 
     assert!(metrics.contains("parleyd_polls_total"), "{metrics}");
     assert!(metrics.contains("feed=\"Wire <b>One</b>\""), "{metrics}");
     assert!(metrics.contains("parleyd_outbox_depth"), "{metrics}");
+    // Poll durations are a histogram of fixed buckets, not a summary of sketches, which
+    // cost tens of KB a feed (BENCHMARKS.md, "The daemon's steady state").
+    assert!(
+        metrics
+            .contains("parleyd_poll_duration_seconds_bucket{feed=\"Wire <b>One</b>\",le=\"0.01\"}"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("quantile="), "{metrics}");
 
     if let Some(dom) = chromium_dom(&format!("{base}/")) {
         // What a person sees: the feed table, the hostile title as text, no injected elements.

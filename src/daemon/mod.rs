@@ -183,7 +183,8 @@ pub async fn run(
     let (current, watched) = tokio::sync::watch::channel(pipeline.status_view());
     if let Some(addr) = pipeline.config().server.listen {
         let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-            .install_recorder()
+            .set_buckets(crate::telemetry::metric::POLL_SECONDS_BUCKETS)
+            .and_then(|builder| builder.install_recorder())
             .map_err(|err| tracing::warn!(error = %err, "Metrics are off: no recorder."))
             .ok();
         tracker.spawn(crate::server::serve(addr, watched, metrics, stop.clone()));
