@@ -10,7 +10,9 @@
 # breaking all run long. The farm holds 72 distinct later stories: a run of more than
 # 72 x STORY_EVERY rounds serves old ones again, which test joins, not lost alerts. FAULTS
 # (default 0.05) of the feeds are slow, fail with 500, send a truncated body or a wrong
-# content type on every other request. ITEMS (default 20) items a feed; STORY_WINDOW sets
+# content type on every other request. ITEMS (default 20) items a feed; LISTEN (default
+# 127.0.0.1:PORT+1, the status server and /metrics on, as by default) sets [server] listen,
+# "off" to measure without them; STORY_WINDOW sets
 # parleyd's [classifier] story_window (its default when unset); PARLEYD runs another build
 # (target/profiling/parleyd for perf) instead of the release one.
 #
@@ -65,7 +67,7 @@ interval = "${INTERVAL}s"
 level = "warn"
 
 [server]
-listen = "127.0.0.1:$((PORT + 1))"
+listen = "${LISTEN:-127.0.0.1:$((PORT + 1))}"
 ${STORY_WINDOW:+
 [classifier]
 story_window = \"$STORY_WINDOW\"
