@@ -5,6 +5,7 @@
 use super::keys::FEED_KEYS;
 use super::{Walker, normalise};
 use crate::config::{FeedConfig, PollConfig};
+use std::collections::HashMap;
 use toml::Value;
 use url::Url;
 
@@ -18,8 +19,11 @@ impl Walker<'_> {
             );
         }
         let mut feeds: Vec<FeedConfig> = Vec::with_capacity(tables.len());
-        let mut seen_urls: Vec<(String, usize)> = Vec::new();
-        let mut seen_names: Vec<(String, usize)> = Vec::new();
+        // Where each URL and name was first listed. Maps, not lists: a search of a list per
+        // feed made this check quadratic, a tenth of a 20,000-feed `once` that found
+        // nothing new (BENCHMARKS.md, "20,000 feeds").
+        let mut seen_urls: HashMap<String, usize> = HashMap::with_capacity(tables.len());
+        let mut seen_names: HashMap<String, usize> = HashMap::with_capacity(tables.len());
         for (index, table) in tables.into_iter().enumerate() {
             let prefix = format!("feeds[{index}]");
             self.check_keys(table, &prefix, FEED_KEYS);
@@ -39,15 +43,15 @@ impl Walker<'_> {
             let name = name
                 .filter(|n| !n.trim().is_empty())
                 .unwrap_or_else(|| default_feed_name(&url));
-            if let Some((_, first)) = seen_urls.iter().find(|(u, _)| *u == url.as_str()) {
+            if let Some(first) = seen_urls.get(url.as_str()) {
                 self.problem(
                     format!("{prefix}.url"),
                     format!("duplicates feeds[{first}].url; each feed may be listed once"),
                 );
                 continue;
             }
-            seen_urls.push((url.as_str().to_string(), index));
-            if let Some((_, first)) = seen_names.iter().find(|(n, _)| *n == name) {
+            seen_urls.insert(url.as_str().to_string(), index);
+            if let Some(first) = seen_names.get(&name) {
                 self.problem(
                     format!("{prefix}.name"),
                     format!(
@@ -55,7 +59,7 @@ impl Walker<'_> {
                     ),
                 );
             }
-            seen_names.push((name.clone(), index));
+            seen_names.entry(name.clone()).or_insert(index);
             feeds.push(FeedConfig {
                 url,
                 name,

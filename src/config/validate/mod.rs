@@ -220,6 +220,49 @@ mod tests {
         assert_eq!(problems[0].key, "sinks[0].url", "{problems:?}");
     }
 
+    /// Guaranteed: a URL or a name listed again is reported at each repeat, naming the
+    /// first feed that had it (not the latest repeat).
+    #[test]
+    fn repeated_feed_urls_and_names_name_the_first_feed() {
+        let feed =
+            |url: &str, name: &str| format!("[[feeds]]\nurl = \"{url}\"\nname = \"{name}\"\n");
+        let text = [
+            feed("https://a.example/rss", "A"),
+            feed("https://b.example/rss", "B"),
+            feed("https://a.example/rss", "C"),
+            feed("https://d.example/rss", "A"),
+            feed("https://e.example/rss", "A"),
+            feed("https://a.example/rss", "F"),
+        ]
+        .concat();
+        let problems = load(&text).unwrap_err();
+        let said: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.key.as_str(), p.why.as_str()))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                (
+                    "feeds[2].url",
+                    "duplicates feeds[0].url; each feed may be listed once"
+                ),
+                (
+                    "feeds[3].name",
+                    "`A` is already the name of feeds[0]; give each feed its own name"
+                ),
+                (
+                    "feeds[4].name",
+                    "`A` is already the name of feeds[0]; give each feed its own name"
+                ),
+                (
+                    "feeds[5].url",
+                    "duplicates feeds[0].url; each feed may be listed once"
+                ),
+            ]
+        );
+    }
+
     #[test]
     fn minimal_config_gets_defaults() {
         let config = load("[[feeds]]\nurl = \"https://example.org/rss.xml\"\n").unwrap();
