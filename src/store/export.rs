@@ -2,12 +2,12 @@
 //! sled's file format, and to move what a store holds into a new one.
 //!
 //! A line is `{"tree": NAME, "key": HEX, "value": JSON}`, or `"raw": HEX` instead of
-//! `"value"` for a value that is not one of ours. Articles and feed states are stored in a
-//! compact binary form (see `compact`) and travel as the JSON they were stored as before
-//! it, so an export reads the same whichever form a record is in, and an import writes
-//! the compact form. Of `meta`, only what describes the
-//! records travels (the legacy key flag, the last prune, when each feed was first known):
-//! the schema, the counts and the rest belong to the store they are in.
+//! `"value"` for a value that is not one of ours. Articles and feed states, stored in a
+//! compact binary form since schema 4 (see `compact`), travel as the JSON they were stored
+//! as before it: an export reads the same whichever form a record is in, and an import
+//! writes the compact form. Of `meta`, only what describes the records travels (the legacy
+//! key flag, the last prune, when each feed was first known): the schema, the counts and
+//! the rest belong to the store they are in.
 
 use super::records::StoredArticle;
 use super::{FeedState, Store, StoreError, compact, counts, io, keys};
