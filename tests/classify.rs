@@ -115,6 +115,85 @@ fn the_builtin_profile_is_what_the_corpus_builds() {
     );
 }
 
+#[test]
+fn the_builtin_model_was_trained_on_the_builtin_rules() {
+    let builtin = builtin_profile(DEFAULT_PROFILE).unwrap();
+    let model = builtin
+        .model
+        .as_ref()
+        .expect("the built-in profile ships a model");
+    assert_eq!(
+        model.rules,
+        builtin.rules_fingerprint(),
+        "the rules changed since corpus/us-iran/model.toml was trained: retrain it with \
+         `parleyd profile train LABELLED.jsonl --profile profiles/us-iran.toml --model-only \
+         -o corpus/us-iran/model.toml`, then rebuild the profile"
+    );
+}
+
+/// Guarantees: `profile train` writes a model learned from the file (the same one the
+/// library learns, every time), keeps the rules it started from, and the model it writes
+/// with `--model-only` is what `profile build` puts in a profile from a corpus folder;
+/// `classify` under the trained profile explains the model's part of each verdict.
+#[tokio::test]
+async fn profile_train_learns_a_model_that_classify_and_build_use() {
+    let dir = TestDir::new();
+    let set = real_news_shaped(&dir);
+    let out = dir.path().join("trained.toml");
+    let train = |extra: &'static [&'static str], out: std::path::PathBuf| {
+        let set = set.clone();
+        async move {
+            let mut args = vec!["profile", "train", set.to_str().unwrap()];
+            args.extend_from_slice(&["-o", out.to_str().unwrap()]);
+            args.extend_from_slice(extra);
+            parleyd(&args, &[], b"").await
+        }
+    };
+    let run = train(&[], out.clone()).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("a model of"), "{}", run.stderr);
+    let trained = Profile::load(&out).expect("the trained profile loads");
+    let model = trained.model.clone().expect("a model was trained");
+    let rules = parleyd::classify::train::rules_only(&builtin_profile(DEFAULT_PROFILE).unwrap());
+    assert_eq!(parleyd::classify::train::rules_only(&trained), rules);
+    assert_eq!(model.rules, rules.rules_fingerprint());
+    assert_eq!(model.trained_on, 11, "ambiguous items are left out");
+    assert!(model.weights.contains_key("rule linked"), "{model:?}");
+    let items: Vec<parleyd::classify::eval::Labelled> = std::fs::read_to_string(&set)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(parleyd::classify::train::train_model(&rules, &items), model);
+
+    let input = "{\"id\": \"x\", \"title\": \"Envoys of Washington and Tehran meet in Doha\"}\n";
+    let run = parleyd(
+        &["classify", "--profile", out.to_str().unwrap()],
+        &[],
+        input.as_bytes(),
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // The model's reason: its probability against the trained model's threshold, and
+    // what the rules added.
+    assert!(run.stdout.contains("\"model "), "{}", run.stdout);
+    assert!(run.stdout.contains(" 0.60; rules "), "{}", run.stdout);
+
+    // A corpus folder with the model beside its lexicon builds the trained profile.
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    for entry in std::fs::read_dir(root().join("corpus/us-iran")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() && path.file_name().unwrap() != "model.toml" {
+            std::fs::copy(&path, corpus.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let run = train(&["--model-only"], corpus.join("model.toml")).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let built = Profile::build(&corpus).unwrap();
+    assert_eq!(built.model, Some(model));
+}
+
 #[tokio::test]
 async fn profile_build_writes_a_profile_that_classify_reads() {
     let dir = TestDir::new();
@@ -283,22 +362,20 @@ fn real_news_shaped(dir: &TestDir) -> std::path::PathBuf {
 async fn eval_cross_validates_by_event_and_pools_the_folds() {
     let dir = TestDir::new();
     let set = real_news_shaped(&dir);
-    let run = parleyd(
-        &[
-            "eval",
-            set.to_str().unwrap(),
-            "--folds",
-            "3",
-            "--group-by",
-            "event",
-        ],
-        &[],
-        b"",
-    )
-    .await;
+    let cross_validate = |learn: &'static [&'static str]| {
+        let set = set.clone();
+        async move {
+            let mut args = vec!["eval", set.to_str().unwrap(), "--folds", "3"];
+            args.extend_from_slice(&["--group-by", "event"]);
+            args.extend_from_slice(learn);
+            parleyd(&args, &[], b"").await
+        }
+    };
+    // Learning only the threshold: the rules separate this set in every fold.
+    let run = cross_validate(&["--threshold-only"]).await;
     assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
     assert_eq!(
-        run.stdout.matches("learned on the rest").count(),
+        run.stdout.matches(", threshold ").count(),
         3,
         "{}",
         run.stdout
@@ -312,6 +389,22 @@ async fn eval_cross_validates_by_event_and_pools_the_folds() {
     assert!(
         run.stdout
             .contains("11 items, 1 ambiguous left out: precision 1.000, recall 1.000"),
+        "{}",
+        run.stdout
+    );
+    // By default each fold trains a model on the other two, as `profile train` would.
+    let run = cross_validate(&[]).await;
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout
+            .matches("model, threshold 0.600 learned on the rest")
+            .count(),
+        3,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("11 items, 1 ambiguous left out"),
         "{}",
         run.stdout
     );
@@ -333,6 +426,7 @@ async fn profile_train_writes_a_profile_with_the_learned_threshold() {
             set.to_str().unwrap(),
             "-o",
             out.to_str().unwrap(),
+            "--threshold-only",
         ],
         &[],
         b"",
@@ -341,7 +435,8 @@ async fn profile_train_writes_a_profile_with_the_learned_threshold() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stderr.contains("threshold"), "{}", run.stderr);
     let trained = Profile::load(&out).expect("the trained profile loads");
-    let builtin = builtin_profile(DEFAULT_PROFILE).unwrap();
+    // The threshold is the rules' own: the built-in model is left out.
+    let builtin = parleyd::classify::train::rules_only(&builtin_profile(DEFAULT_PROFILE).unwrap());
     // The threshold is the one the library learns from the same file.
     let items: Vec<parleyd::classify::eval::Labelled> = std::fs::read_to_string(&set)
         .unwrap()

@@ -263,10 +263,13 @@ impl Scored<'_> {
 }
 
 /// Classifies the items that are not ambiguous, once, under `profile` with threshold zero.
-pub fn score_items<'a>(profile: &Profile, items: &'a [Labelled]) -> Vec<Scored<'a>> {
+pub fn score_items<'a>(
+    profile: &Profile,
+    items: impl IntoIterator<Item = &'a Labelled>,
+) -> Vec<Scored<'a>> {
     let classifier = Classifier::new(profile.clone(), Some(0.0));
     items
-        .iter()
+        .into_iter()
         .filter(|item| !item.ambiguous)
         .map(|item| {
             let verdict = classifier.classify(&item.title, &item.summary);
@@ -410,7 +413,12 @@ mod tests {
         }
         let items: Vec<Labelled> = lines.iter().map(|l| item(l)).collect();
         let profile = builtin_profile(DEFAULT_PROFILE).unwrap();
-        let (folds, pooled) = cross_validate(&profile, &items, 4);
+        let (folds, pooled) = cross_validate(
+            &profile,
+            &items,
+            4,
+            crate::classify::train::Learn::Threshold,
+        );
         assert_eq!(folds.len(), 4);
         assert_eq!(pooled.items, 36);
         // 12 events in 4 folds, round-robin: 3 events (9 items) in each.
@@ -419,7 +427,12 @@ mod tests {
         }
         assert_eq!(pooled.recall(), 1.0);
         // The same file gives the same folds.
-        let (again, _) = cross_validate(&profile, &items, 4);
+        let (again, _) = cross_validate(
+            &profile,
+            &items,
+            4,
+            crate::classify::train::Learn::Threshold,
+        );
         let thresholds = |f: &[Fold]| f.iter().map(|x| x.threshold).collect::<Vec<_>>();
         assert_eq!(thresholds(&folds), thresholds(&again));
     }

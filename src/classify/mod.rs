@@ -13,6 +13,7 @@
 mod clauses;
 pub mod eval;
 mod link;
+pub mod model;
 mod phrases;
 mod profile;
 mod reasons;
@@ -22,21 +23,24 @@ pub mod story_eval;
 pub mod text;
 pub mod train;
 
+pub use model::Model;
 pub use profile::{
-    CONTEXT_WINDOW, Contextual, Cues, Events, LEXICON_FILE, Learned, Party, Profile, ProfileError,
+    CONTEXT_WINDOW, Contextual, Cues, Events, LEXICON_FILE, Learned, MODEL_FILE, Party, Profile,
+    ProfileError,
 };
 pub use story::{STORY_SAME_MEETING, StoryKey, StoryTimes};
 
 use crate::config::ProfileSource;
 use crate::model::{Article, Event, Verdict};
 use clauses::clause_ids;
-use link::{Analysis, BACKGROUND_PENALTY};
+use link::{Analysis, BACKGROUND_PENALTY, MissReason};
+use model::{Compiled, RuleOutcome};
 use phrases::{Phrase, Role};
 use reasons::sentence_text;
 use rust_stemmers::Stemmer;
 use rustc_hash::FxHashMap;
 use std::path::Path;
-use text::{english_stemmer, stem_word, tokenize};
+use text::{english_stemmer, stem_word, tokenize, tokenize_title_lead};
 
 /// The built-in profiles' registry, re-exported where the classifier's users look for it.
 pub use crate::profiles::{BUILTIN_PROFILES, DEFAULT_PROFILE, builtin_profile_text};
@@ -75,6 +79,8 @@ pub struct Classifier {
     learned_norm: f64,
     participant_stems: Vec<String>,
     stemmer: Stemmer,
+    /// The profile's trained model, which makes the verdict when present.
+    model: Option<Compiled>,
 }
 
 impl std::fmt::Debug for Classifier {
@@ -87,7 +93,8 @@ impl std::fmt::Debug for Classifier {
 }
 
 impl Classifier {
-    /// Compiles a profile; `threshold` overrides the profile's own.
+    /// Compiles a profile; `threshold` overrides the profile's own (the model's, when the
+    /// profile has one).
     pub fn new(profile: Profile, threshold: Option<f64>) -> Classifier {
         let stemmer = english_stemmer();
         let mut phrases: FxHashMap<u64, Vec<Phrase>> = FxHashMap::default();
@@ -173,9 +180,19 @@ impl Classifier {
             .iter()
             .map(|(stem, weight)| (text::stem_hash(stem), (stem.clone(), *weight)))
             .collect();
+        // A loaded profile's model was checked when it was read.
+        let model = profile
+            .model
+            .as_ref()
+            .and_then(|m| Compiled::new(m, threshold).ok());
         Classifier {
             learned,
-            threshold: threshold.unwrap_or(profile.threshold),
+            model,
+            threshold: if profile.model.is_some() {
+                profile.threshold
+            } else {
+                threshold.unwrap_or(profile.threshold)
+            },
             contextual_events: profile.events.contextual.iter().map(|c| c.event).collect(),
             profile,
             phrases,
@@ -205,9 +222,11 @@ impl Classifier {
         &self.profile
     }
 
-    /// The threshold in use.
+    /// The threshold in use: the model's when the profile has one.
     pub fn threshold(&self) -> f64 {
-        self.threshold
+        self.model
+            .as_ref()
+            .map_or(self.threshold, Compiled::threshold)
     }
 
     /// Classifies an article by its title and summary.
@@ -218,37 +237,68 @@ impl Classifier {
     /// Classifies a headline and a lead. Deterministic: the same text and profile always
     /// give the same verdict.
     pub fn classify(&self, title: &str, summary: &str) -> Verdict {
-        let tokens = tokenize(&self.stemmer, &[title, text::strip_dateline(summary)]);
-        let found = self.find_phrases(&tokens);
-        let clauses = clause_ids(&tokens, &found);
-        let analysis = Analysis::new(&tokens, &found, &clauses, &self.participant_stems);
-        let similarity = self.similarity(&tokens);
+        let (tokens, in_title) =
+            tokenize_title_lead(&self.stemmer, title, text::strip_dateline(summary));
+        let rules = self.rules_verdict(&tokens);
+        let Some(model) = &self.model else {
+            return rules.verdict;
+        };
+        let scoring = model.score(&tokens, in_title, rules.outcome);
+        let relevant = scoring.probability >= model.threshold();
+        let mut reasons = rules.verdict.reasons;
+        reasons.push(describe_model(&scoring, model.threshold()));
+        Verdict {
+            relevant,
+            event: relevant.then(|| rules.event.unwrap_or(Event::Talks)),
+            score: round3(scoring.probability),
+            reasons,
+        }
+    }
+
+    /// The labelled article's features as a model reads them, with their names: what
+    /// `profile train` learns from.
+    pub fn model_example(&self, title: &str, summary: &str) -> Vec<(u64, String, f64)> {
+        let (tokens, in_title) =
+            tokenize_title_lead(&self.stemmer, title, text::strip_dateline(summary));
+        let rules = self.rules_verdict(&tokens);
+        model::features(&tokens, in_title, rules.outcome)
+            .into_iter()
+            .map(|f| (f.key, f.name(), f.value))
+            .collect()
+    }
+
+    /// The rules' verdict: who takes part in which event, and the score of the best link.
+    fn rules_verdict(&self, tokens: &[text::Token]) -> RulesVerdict {
+        let found = self.find_phrases(tokens);
+        let clauses = clause_ids(tokens, &found);
+        let analysis = Analysis::new(tokens, &found, &clauses, &self.participant_stems);
+        let similarity = self.similarity(tokens);
         let outcome = analysis.best_link();
         let mut reasons = Vec::new();
         let (link_score, event) = match &outcome {
             Ok(link) => {
-                let parties = link.parties.map(|p| p.map(|f| f.text(&tokens)));
-                let implied = link.implied_by.map(|f| f.text(&tokens));
+                let parties = link.parties.map(|p| p.map(|f| f.text(tokens)));
+                let implied = link.implied_by.map(|f| f.text(tokens));
                 reasons.push(self.describe_parties(&parties, implied.as_deref()));
                 reasons.push(format!(
                     "event: {} (\"{}\")",
                     link.kind.as_str(),
-                    link.event.text(&tokens)
+                    link.event.text(tokens)
                 ));
                 reasons.push(format!(
                     "sentence: \"{}\"",
-                    sentence_text(&tokens, link.event.sentence)
+                    sentence_text(tokens, link.event.sentence)
                 ));
                 if let Some(cue) = &link.background {
                     reasons.push(format!(
                         "background cue \"{}\": -{BACKGROUND_PENALTY}",
-                        cue.text(&tokens)
+                        cue.text(tokens)
                     ));
                 }
                 (link.score, Some(link.kind))
             }
             Err(miss) => {
-                reasons.push(self.describe_miss(miss, &tokens));
+                reasons.push(self.describe_miss(miss, tokens));
                 (0.0, None)
             }
         };
@@ -259,16 +309,107 @@ impl Classifier {
             self.profile.name, similarity
         ));
         reasons.push(format!(
-            "score {score:.3} {} threshold {:.2}",
+            "{}score {score:.3} {} threshold {:.2}",
+            if self.model.is_some() { "rules' " } else { "" },
             if relevant { ">=" } else { "<" },
             self.threshold
         ));
-        Verdict {
-            relevant,
-            event: if relevant { event } else { None },
-            score,
-            reasons,
+        // Without a link, the kind of the first event phrase is the best guess of what a
+        // model that overrules the rules has found.
+        let any_event = || {
+            found.iter().find_map(|f| match f.role {
+                phrases::Role::Event(kind) => Some(kind),
+                _ => None,
+            })
+        };
+        RulesVerdict {
+            outcome: RuleOutcome {
+                linked: outcome.is_ok(),
+                score,
+                miss: outcome.as_ref().err().map(miss_kind),
+            },
+            event: event.or_else(any_event),
+            verdict: Verdict {
+                relevant,
+                event: if relevant { event } else { None },
+                score,
+                reasons,
+            },
         }
+    }
+}
+
+/// The rules' verdict and what a model reads of it.
+struct RulesVerdict {
+    outcome: RuleOutcome,
+    /// The event kind of the link, or of the first event phrase when nothing linked.
+    event: Option<Event>,
+    verdict: Verdict,
+}
+
+/// The model feature name of a rule miss.
+fn miss_kind(miss: &MissReason) -> &'static str {
+    match miss {
+        MissReason::NotNews(_) => "miss-not-news",
+        MissReason::NoEvent => "miss-no-event",
+        MissReason::NoParties { .. } => "miss-no-parties",
+        MissReason::OneSided { other: None, .. } => "miss-one-party",
+        MissReason::OneSided { other: Some(_), .. } => "miss-other-party",
+        MissReason::Background { .. } => "miss-background",
+        MissReason::Opinion { .. } => "miss-opinion",
+        MissReason::Negated { .. } => "miss-negated",
+    }
+}
+
+/// The model's line of the reasons: its probability against its threshold, what the
+/// rules' outcome added, and the words that weighed most each way.
+/// Written by hand rather than with `format!`: it is built for every article, and float
+/// formatting was most of the model's cost.
+fn describe_model(scoring: &model::Scoring, threshold: f64) -> String {
+    let mut line = String::with_capacity(160);
+    line.push_str("model ");
+    push_fixed(&mut line, scoring.probability, 3, false);
+    line.push_str(if scoring.probability >= threshold {
+        " >= "
+    } else {
+        " < "
+    });
+    push_fixed(&mut line, threshold, 2, false);
+    line.push_str("; rules ");
+    push_fixed(&mut line, scoring.rules, 2, true);
+    for (label, parts) in [
+        ("; for: ", &scoring.for_),
+        ("; against: ", &scoring.against),
+    ] {
+        for (i, (name, part)) in parts.iter().enumerate() {
+            line.push_str(if i == 0 { label } else { ", " });
+            line.push_str(name);
+            line.push(' ');
+            push_fixed(&mut line, *part, 2, true);
+        }
+    }
+    line
+}
+
+/// Appends `value` with `decimals` digits after the point (at most 3), and a sign when
+/// `signed` or negative.
+fn push_fixed(out: &mut String, value: f64, decimals: u32, signed: bool) {
+    use std::fmt::Write;
+    let scale = 10_i64.pow(decimals);
+    let scaled = (value * scale as f64).round() as i64;
+    if scaled < 0 {
+        out.push('-');
+    } else if signed {
+        out.push('+');
+    }
+    let scaled = scaled.unsigned_abs();
+    let scale = scale.unsigned_abs();
+    let _ = write!(out, "{}.", scaled / scale);
+    let fraction = scaled % scale;
+    let mut digit = scale / 10;
+    while digit > 0 {
+        out.push(char::from(b'0' + (fraction / digit % 10) as u8));
+        digit /= 10;
     }
 }
 
@@ -286,6 +427,28 @@ mod tests {
 
     fn verdict(title: &str, lead: &str) -> Verdict {
         classifier().classify(title, lead)
+    }
+
+    #[test]
+    fn fixed_point_numbers_read_as_format_writes_them() {
+        for (value, decimals, signed) in [
+            (0.9984, 3, false),
+            (0.6, 2, false),
+            (5.0926, 2, true),
+            (-0.8739, 2, true),
+            (-0.004, 2, true),
+            (0.0, 3, false),
+        ] {
+            let mut out = String::new();
+            push_fixed(&mut out, value, decimals, signed);
+            let expected = match (signed, decimals) {
+                (true, 2) => format!("{value:+.2}"),
+                (_, 2) => format!("{value:.2}"),
+                _ => format!("{value:.3}"),
+            };
+            // `format!` keeps the sign of a negative zero ("-0.00"); a reason need not.
+            assert_eq!(out, expected.replace("-0.00", "+0.00"), "{value}");
+        }
     }
 
     #[test]

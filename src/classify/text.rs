@@ -157,22 +157,36 @@ pub fn strip_dateline(lead: &str) -> &str {
 pub fn tokenize(stemmer: &Stemmer, segments: &[&str]) -> Vec<Token> {
     let mut tokens: Vec<Token> = Vec::new();
     for segment in segments {
-        let first_sentence = tokens.last().map_or(0, |t| t.sentence + 1);
-        // ASCII text is already in normal form; most English news is.
-        if segment.is_ascii() {
-            tokenize_segment(stemmer, segment, first_sentence, &mut tokens);
-            continue;
-        }
-        let normalised: String = segment
-            .nfkc()
-            .map(|c| match c {
-                '\u{2019}' | '\u{2018}' | '`' => '\'',
-                other => other,
-            })
-            .collect();
-        tokenize_segment(stemmer, &normalised, first_sentence, &mut tokens);
+        push_segment(stemmer, segment, &mut tokens);
     }
     tokens
+}
+
+/// Tokens of a headline and its lead, and how many of them are the headline's.
+pub fn tokenize_title_lead(stemmer: &Stemmer, title: &str, lead: &str) -> (Vec<Token>, usize) {
+    let mut tokens: Vec<Token> = Vec::new();
+    push_segment(stemmer, title, &mut tokens);
+    let in_title = tokens.len();
+    push_segment(stemmer, lead, &mut tokens);
+    (tokens, in_title)
+}
+
+/// Appends a segment's tokens, starting a new sentence.
+fn push_segment(stemmer: &Stemmer, segment: &str, tokens: &mut Vec<Token>) {
+    let first_sentence = tokens.last().map_or(0, |t| t.sentence + 1);
+    // ASCII text is already in normal form; most English news is.
+    if segment.is_ascii() {
+        tokenize_segment(stemmer, segment, first_sentence, tokens);
+        return;
+    }
+    let normalised: String = segment
+        .nfkc()
+        .map(|c| match c {
+            '\u{2019}' | '\u{2018}' | '`' => '\'',
+            other => other,
+        })
+        .collect();
+    tokenize_segment(stemmer, &normalised, first_sentence, tokens);
 }
 
 fn tokenize_segment(stemmer: &Stemmer, text: &str, first_sentence: usize, out: &mut Vec<Token>) {

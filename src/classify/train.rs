@@ -1,9 +1,55 @@
-//! Learns a profile's threshold from labelled items, and cross-validates that learning
-//! with every report of one real-world event in one fold.
+//! Learns a profile's model or threshold from labelled items, and cross-validates that
+//! learning with every report of one real-world event in one fold.
 
-use super::Profile;
 use super::eval::Labelled;
 use super::eval::{EvalReport, Scored, report, score_items};
+use super::model::{self, Example, Model};
+use super::{Classifier, Profile};
+use rustc_hash::FxHashMap;
+
+/// What `profile train` learns, and so what a cross-validation retrains in each fold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learn {
+    /// A model over the rules' verdict and the words (the default).
+    Model,
+    /// Only the rules' threshold, the profile's model left out.
+    Threshold,
+}
+
+/// Trains a model on the items that are not ambiguous, reading the rules of `profile`
+/// (its own model, if any, is not used).
+pub fn train_model<'a>(profile: &Profile, items: impl IntoIterator<Item = &'a Labelled>) -> Model {
+    let rules = rules_only(profile);
+    let classifier = Classifier::new(rules.clone(), None);
+    let mut names: FxHashMap<u64, String> = FxHashMap::default();
+    let examples: Vec<Example> = items
+        .into_iter()
+        .filter(|item| !item.ambiguous)
+        .map(|item| {
+            let features = classifier
+                .model_example(&item.title, &item.summary)
+                .into_iter()
+                .map(|(key, name, value)| {
+                    names.entry(key).or_insert(name);
+                    (key, value)
+                })
+                .collect();
+            Example {
+                features,
+                label: item.label,
+            }
+        })
+        .collect();
+    model::train(&examples, &names, rules.rules_fingerprint())
+}
+
+/// The profile without its model: the rules a model is trained on.
+pub fn rules_only(profile: &Profile) -> Profile {
+    Profile {
+        model: None,
+        ..profile.clone()
+    }
+}
 
 /// The lowest threshold a profile may be trained to: below it a verdict with no link
 /// could pass on corpus similarity alone, which the scorer never allows.
@@ -55,18 +101,71 @@ pub struct Fold {
 /// K-fold cross-validation where every item of one group (a real-world event) sits in one
 /// fold, so no event is both trained on and scored. Groups go to folds round-robin in
 /// the order of a stable hash of their key: the same file always gives the same folds.
-/// Returns the folds and the pooled report over all of them.
+/// Each fold learns what `learn` says on the other folds. Returns the folds and the
+/// pooled report over all of them.
 pub fn cross_validate(
     profile: &Profile,
     items: &[Labelled],
     folds: usize,
+    learn: Learn,
 ) -> (Vec<Fold>, EvalReport) {
     let folds = folds.max(2);
-    let scored = score_items(profile, items);
-    let mut groups: Vec<(u64, String)> = scored
+    let kept: Vec<&Labelled> = items.iter().filter(|item| !item.ambiguous).collect();
+    let fold_of = assign_folds(&kept, folds);
+    let rules = rules_only(profile);
+    let rule_scores = (learn == Learn::Threshold).then(|| score_items(&rules, items));
+    let mut out = Vec::with_capacity(folds);
+    let mut pooled = EvalReport::default();
+    for fold in 0..folds {
+        let in_fold = |index: &usize| fold_of[*index] == fold;
+        let (threshold, scored) = match &rule_scores {
+            Some(scored) => {
+                let train = (0..scored.len())
+                    .filter(|i| !in_fold(i))
+                    .map(|i| &scored[i]);
+                let threshold = train_threshold(train, profile.threshold);
+                let test: Vec<Scored> = (0..scored.len())
+                    .filter(in_fold)
+                    .map(|i| scored[i].clone())
+                    .collect();
+                (threshold, test)
+            }
+            None => {
+                let train = (0..kept.len()).filter(|i| !in_fold(i)).map(|i| kept[i]);
+                let model = train_model(&rules, train);
+                let threshold = model.threshold;
+                let trained = Profile {
+                    model: Some(model),
+                    ..rules.clone()
+                };
+                let test = (0..kept.len()).filter(in_fold).map(|i| kept[i]);
+                (threshold, score_items(&trained, test))
+            }
+        };
+        let groups = scored
+            .iter()
+            .map(|s| s.item.group_key())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        let fold_report = report(&scored, threshold);
+        pooled.absorb(&fold_report);
+        out.push(Fold {
+            held_out: scored.len(),
+            groups,
+            threshold,
+            report: fold_report,
+        });
+    }
+    (out, pooled)
+}
+
+/// Each item's fold: groups (real-world events) go round-robin in the order of a stable
+/// hash of their key.
+fn assign_folds(items: &[&Labelled], folds: usize) -> Vec<usize> {
+    let mut groups: Vec<(u64, String)> = items
         .iter()
-        .map(|s| {
-            let key = s.item.group_key();
+        .map(|item| {
+            let key = item.group_key();
             (xxhash_rust::xxh3::xxh3_64(key.as_bytes()), key)
         })
         .collect();
@@ -77,34 +176,8 @@ pub fn cross_validate(
         .enumerate()
         .map(|(index, (_, key))| (key.as_str(), index % folds))
         .collect();
-    let fold_of: Vec<usize> = scored
+    items
         .iter()
-        .map(|s| fold_of_group[s.item.group_key().as_str()])
-        .collect();
-    let mut out = Vec::with_capacity(folds);
-    let mut pooled = EvalReport::default();
-    for fold in 0..folds {
-        let train = scored.iter().zip(&fold_of).filter(|(_, f)| **f != fold);
-        let threshold = train_threshold(train.map(|(s, _)| s), profile.threshold);
-        let test: Vec<&Scored> = scored
-            .iter()
-            .zip(&fold_of)
-            .filter(|(_, f)| **f == fold)
-            .map(|(s, _)| s)
-            .collect();
-        let groups = test
-            .iter()
-            .map(|s| s.item.group_key())
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
-        let fold_report = report(test.iter().copied(), threshold);
-        pooled.absorb(&fold_report);
-        out.push(Fold {
-            held_out: test.len(),
-            groups,
-            threshold,
-            report: fold_report,
-        });
-    }
-    (out, pooled)
+        .map(|item| fold_of_group[item.group_key().as_str()])
+        .collect()
 }

@@ -7,7 +7,7 @@ use super::runtime;
 use anyhow::{Context, Result};
 use parleyd::classify::eval::{EvalReport, Labelled, evaluate};
 use parleyd::classify::story_eval::{StoryReport, replay_stories};
-use parleyd::classify::train::cross_validate;
+use parleyd::classify::train::{Learn, cross_validate};
 use parleyd::classify::{Classifier, DEFAULT_PROFILE, Profile, builtin_profile};
 use parleyd::config::{Config, LogFormat};
 use parleyd::telemetry;
@@ -199,6 +199,8 @@ pub(super) struct EvalMode {
     pub(super) folds: Option<usize>,
     /// Whether folds keep each `event` together (`--group-by event`) or split items freely.
     pub(super) group_by_event: bool,
+    /// What each fold learns (`--threshold-only`).
+    pub(super) learn: Learn,
     /// Replay the items as published and report story grouping (`--stories`).
     pub(super) stories: bool,
 }
@@ -267,16 +269,20 @@ pub(super) fn eval(
                 // Every item its own group: plain k-fold.
                 items.iter_mut().for_each(|item| item.group = None);
             }
-            let (folds, pooled) = cross_validate(classifier.profile(), &items, k);
+            let (folds, pooled) = cross_validate(classifier.profile(), &items, k, mode.learn);
             for (index, fold) in folds.iter().enumerate() {
                 let r = &fold.report;
                 writeln!(
                     out,
-                    "fold {}: {} items in {} groups, threshold {:.3} learned on the rest: \
+                    "fold {}: {} items in {} groups, {} {:.3} learned on the rest: \
                      precision {:.3}, recall {:.3} (TP {} FP {} FN {})",
                     index + 1,
                     fold.held_out,
                     fold.groups,
+                    match mode.learn {
+                        Learn::Model => "model, threshold",
+                        Learn::Threshold => "threshold",
+                    },
                     fold.threshold,
                     r.precision(),
                     r.recall(),

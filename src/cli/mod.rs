@@ -19,6 +19,7 @@ use alerts::{AlertState, AlertsCommand};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use feeds::FeedsCommand;
+use parleyd::classify::train::Learn;
 use parleyd::config::Config;
 use parleyd::telemetry;
 use profile::ProfileCommand;
@@ -78,14 +79,18 @@ enum Command {
         /// Only items whose `split` field has this value.
         #[arg(long)]
         split: Option<String>,
-        /// Cross-validate in K folds: the threshold is learned on K-1 folds and scored on
-        /// the held-out one; prints each fold and the pooled figures.
+        /// Cross-validate in K folds: what `profile train` learns (the model, or with
+        /// `--threshold-only` the threshold) is learned on K-1 folds and scored on the
+        /// held-out one; prints each fold and the pooled figures.
         #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(2..=50))]
         folds: Option<u16>,
         /// What a fold keeps together: `event` (every item of one real-world event in one
         /// fold) or `item` (plain k-fold).
         #[arg(long, value_name = "FIELD", default_value = "event", value_parser = ["event", "item"], requires = "folds")]
         group_by: String,
+        /// With `--folds`: learn only the rules' threshold in each fold, no model.
+        #[arg(long, requires = "folds")]
+        threshold_only: bool,
         /// Replay the items oldest first (`published` or `date`) and report story grouping:
         /// per real-world `event`, the alerts it would send and the reports that joined
         /// another event's story.
@@ -174,6 +179,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             split,
             folds,
             group_by,
+            threshold_only,
             stories,
             min_precision,
             min_recall,
@@ -185,6 +191,11 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             classify::EvalMode {
                 folds: folds.map(usize::from),
                 group_by_event: group_by == "event",
+                learn: if threshold_only {
+                    Learn::Threshold
+                } else {
+                    Learn::Model
+                },
                 stories,
             },
             classify::Floors {
@@ -215,7 +226,21 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             file,
             profile,
             output,
-        }) => profile::train(&file, profile.as_deref(), &output),
+            threshold_only,
+            model_only,
+        }) => profile::train(
+            &file,
+            profile.as_deref(),
+            &output,
+            profile::TrainMode {
+                learn: if threshold_only {
+                    Learn::Threshold
+                } else {
+                    Learn::Model
+                },
+                model_only,
+            },
+        ),
         Command::GenerateAssets { dir } => dist::generate_assets(&dir),
     }
 }

@@ -1,9 +1,9 @@
-//! `parleyd profile build` and `parleyd profile show`.
+//! `parleyd profile build`, `profile train` and `profile show`.
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use parleyd::classify::eval::{report, score_items};
-use parleyd::classify::train::train_threshold;
+use parleyd::classify::train::{Learn, rules_only, train_model, train_threshold};
 use parleyd::classify::{DEFAULT_PROFILE, Profile, builtin_profile};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,8 +18,10 @@ pub(super) enum ProfileCommand {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Learn a profile's threshold from a labelled JSON Lines file (the format `eval`
-    /// reads) and write the profile with it: the threshold with the best F1 on the file.
+    /// Learn from a labelled JSON Lines file (the format `eval` reads) and write the
+    /// profile with what was learned: a model over the rules' verdict and the words
+    /// (replacing any model the profile had), or with `--threshold-only` the rules'
+    /// threshold with the best F1 on the file.
     Train {
         /// The labelled file.
         file: PathBuf,
@@ -29,6 +31,13 @@ pub(super) enum ProfileCommand {
         /// Where to write the trained profile.
         #[arg(short, long)]
         output: PathBuf,
+        /// Learn only the rules' threshold, and drop the profile's model.
+        #[arg(long, conflicts_with = "model_only")]
+        threshold_only: bool,
+        /// Write only the model table: the `model.toml` that `profile build` takes from
+        /// a corpus folder.
+        #[arg(long)]
+        model_only: bool,
     },
     /// Print a profile (the built-in default when no file is given).
     Show {
@@ -50,30 +59,87 @@ pub(super) fn build(dir: &Path, output: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn train(file: &Path, base: Option<&Path>, output: &Path) -> Result<ExitCode> {
-    let mut profile = match base {
+/// What `profile train` learns and writes.
+pub(super) struct TrainMode {
+    pub(super) learn: Learn,
+    /// Write only the `[model]` table (`--model-only`).
+    pub(super) model_only: bool,
+}
+
+pub(super) fn train(
+    file: &Path,
+    base: Option<&Path>,
+    output: &Path,
+    mode: TrainMode,
+) -> Result<ExitCode> {
+    let base = match base {
         Some(path) => Profile::load(path)?,
         None => builtin_profile(DEFAULT_PROFILE)?,
     };
     let items = super::classify::read_labelled(file, None)?;
-    let scored = score_items(&profile, &items);
-    let old = profile.threshold;
-    let before = report(&scored, old);
-    let threshold = train_threshold(&scored, old);
-    let after = report(&scored, threshold);
-    profile.threshold = threshold;
-    std::fs::write(output, profile.to_toml())
-        .with_context(|| format!("cannot write {}", output.display()))?;
-    eprintln!(
-        "wrote {}: threshold {threshold:.3} (F1 {:.3} on {} items of {}; was {:.3} at {:.3})",
-        output.display(),
-        after.f1(),
-        after.items,
-        file.display(),
-        before.f1(),
-        old,
-    );
+    let mut profile = rules_only(&base);
+    let rules = score_items(&profile, &items);
+    let before = report(&rules, profile.threshold);
+    let write = |text: String| {
+        std::fs::write(output, text).with_context(|| format!("cannot write {}", output.display()))
+    };
+    match mode.learn {
+        Learn::Threshold => {
+            let old = profile.threshold;
+            profile.threshold = train_threshold(&rules, old);
+            let after = report(&rules, profile.threshold);
+            write(profile.to_toml())?;
+            eprintln!(
+                "wrote {}: threshold {:.3} (F1 {:.3} on {} items of {}; was {:.3} at {:.3})",
+                output.display(),
+                profile.threshold,
+                after.f1(),
+                after.items,
+                file.display(),
+                before.f1(),
+                old,
+            );
+        }
+        Learn::Model => {
+            let model = train_model(&profile, &items);
+            let weights = model.weights.len();
+            profile.model = Some(model);
+            let after = report(&score_items(&profile, &items), model_threshold(&profile));
+            if mode.model_only {
+                write(model_toml(&profile))?;
+            } else {
+                write(profile.to_toml())?;
+            }
+            eprintln!(
+                "wrote {}: a model of {weights} weights from {} items of {}; F1 on those same \
+                 items {:.3} (the rules alone {:.3}); `eval --folds` measures it honestly",
+                output.display(),
+                after.items,
+                file.display(),
+                after.f1(),
+                before.f1(),
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn model_threshold(profile: &Profile) -> f64 {
+    profile
+        .model
+        .as_ref()
+        .map_or(profile.threshold, |m| m.threshold)
+}
+
+/// The `[model]` table alone, as a corpus folder's `model.toml` holds it.
+fn model_toml(profile: &Profile) -> String {
+    let model = profile.model.as_ref().expect("a model was trained");
+    let body = toml::to_string_pretty(model).expect("a model serialises to TOML");
+    format!(
+        "# The trained model of a profile, written by `parleyd profile train --model-only`;\n\
+         # `parleyd profile build` puts it in the profile as [model]. Rebuild it whenever the\n\
+         # rules change: `rules` is the fingerprint of the rules it was trained with.\n\n{body}"
+    )
 }
 
 pub(super) fn show(file: Option<&Path>) -> Result<ExitCode> {
