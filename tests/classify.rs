@@ -125,16 +125,18 @@ fn the_builtin_model_was_trained_on_the_builtin_rules() {
     assert_eq!(
         model.rules,
         builtin.rules_fingerprint(),
-        "the rules changed since corpus/us-iran/model.toml was trained: retrain it with \
-         `parleyd profile train LABELLED.jsonl --profile profiles/us-iran.toml --model-only \
-         -o corpus/us-iran/model.toml`, then rebuild the profile"
+        "the rules (the lexicon, or RULES_VERSION for the scorer's code) changed since \
+         corpus/us-iran/model.toml was trained: retrain it with `parleyd profile train \
+         LABELLED.jsonl --profile profiles/us-iran.toml --model --model-only -o \
+         corpus/us-iran/model.toml`, then rebuild the profile"
     );
 }
 
-/// Guarantees: `profile train` writes a model learned from the file (the same one the
-/// library learns, every time), keeps the rules it started from, and the model it writes
-/// with `--model-only` is what `profile build` puts in a profile from a corpus folder;
-/// `classify` under the trained profile explains the model's part of each verdict.
+/// Guarantees: `profile train --model` writes a model learned from the file (the same one
+/// the library learns, every time), keeps the rules it started from, warns when the file
+/// is small, and the model it writes with `--model-only` is what `profile build` puts in a
+/// profile from a corpus folder; `classify` under the trained profile explains the
+/// model's part of each verdict; plain `profile train` keeps a profile's model.
 #[tokio::test]
 async fn profile_train_learns_a_model_that_classify_and_build_use() {
     let dir = TestDir::new();
@@ -149,9 +151,15 @@ async fn profile_train_learns_a_model_that_classify_and_build_use() {
             parleyd(&args, &[], b"").await
         }
     };
-    let run = train(&[], out.clone()).await;
+    let run = train(&["--model"], out.clone()).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stderr.contains("a model of"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("a model from 11 labelled items knows little"),
+        "{}",
+        run.stderr
+    );
     let trained = Profile::load(&out).expect("the trained profile loads");
     let model = trained.model.clone().expect("a model was trained");
     let rules = parleyd::classify::train::rules_only(&builtin_profile(DEFAULT_PROFILE).unwrap());
@@ -188,10 +196,26 @@ async fn profile_train_learns_a_model_that_classify_and_build_use() {
             std::fs::copy(&path, corpus.join(path.file_name().unwrap())).unwrap();
         }
     }
-    let run = train(&["--model-only"], corpus.join("model.toml")).await;
+    let run = train(&["--model", "--model-only"], corpus.join("model.toml")).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let built = Profile::build(&corpus).unwrap();
     assert_eq!(built.model, Some(model));
+
+    // Without `--model`, training a profile that has a model learns only the model's
+    // threshold and keeps its weights.
+    let tuned = dir.path().join("tuned.toml");
+    let run = train(&[], tuned.clone()).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the model's threshold"),
+        "{}",
+        run.stderr
+    );
+    let tuned = Profile::load(&tuned).unwrap();
+    let builtin = builtin_profile(DEFAULT_PROFILE).unwrap();
+    let (tuned_model, builtin_model) = (tuned.model.unwrap(), builtin.model.unwrap());
+    assert_eq!(tuned_model.weights, builtin_model.weights);
+    assert_eq!(tuned.threshold, builtin.threshold);
 }
 
 #[tokio::test]
@@ -392,12 +416,12 @@ async fn eval_cross_validates_by_event_and_pools_the_folds() {
         "{}",
         run.stdout
     );
-    // By default each fold trains a model on the other two, as `profile train` would.
+    // The built-in profile has a model: each fold trains one anew on the other two.
     let run = cross_validate(&[]).await;
     assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
     assert_eq!(
         run.stdout
-            .matches("model, threshold 0.600 learned on the rest")
+            .matches("a model trained on the rest (threshold 0.600)")
             .count(),
         3,
         "{}",
@@ -419,6 +443,10 @@ async fn profile_train_writes_a_profile_with_the_learned_threshold() {
     let dir = TestDir::new();
     let set = real_news_shaped(&dir);
     let out = dir.path().join("trained.toml");
+    // A profile of rules alone learns the rules' threshold.
+    let rules_file = dir.path().join("rules.toml");
+    let rules = parleyd::classify::train::rules_only(&builtin_profile(DEFAULT_PROFILE).unwrap());
+    std::fs::write(&rules_file, rules.to_toml()).unwrap();
     let run = parleyd(
         &[
             "profile",
@@ -426,7 +454,8 @@ async fn profile_train_writes_a_profile_with_the_learned_threshold() {
             set.to_str().unwrap(),
             "-o",
             out.to_str().unwrap(),
-            "--threshold-only",
+            "--profile",
+            rules_file.to_str().unwrap(),
         ],
         &[],
         b"",
@@ -435,8 +464,7 @@ async fn profile_train_writes_a_profile_with_the_learned_threshold() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stderr.contains("threshold"), "{}", run.stderr);
     let trained = Profile::load(&out).expect("the trained profile loads");
-    // The threshold is the rules' own: the built-in model is left out.
-    let builtin = parleyd::classify::train::rules_only(&builtin_profile(DEFAULT_PROFILE).unwrap());
+    let builtin = rules;
     // The threshold is the one the library learns from the same file.
     let items: Vec<parleyd::classify::eval::Labelled> = std::fs::read_to_string(&set)
         .unwrap()

@@ -26,7 +26,7 @@ pub mod train;
 pub use model::Model;
 pub use profile::{
     CONTEXT_WINDOW, Contextual, Cues, Events, LEXICON_FILE, Learned, MODEL_FILE, Party, Profile,
-    ProfileError,
+    ProfileError, RULES_VERSION,
 };
 pub use story::{STORY_SAME_MEETING, StoryKey, StoryTimes};
 
@@ -180,19 +180,20 @@ impl Classifier {
             .iter()
             .map(|(stem, weight)| (text::stem_hash(stem), (stem.clone(), *weight)))
             .collect();
-        // A loaded profile's model was checked when it was read.
+        // A loaded profile's model was checked when it was read; one that does not
+        // compile (a profile made in code) leaves the rules to decide, threshold and all.
         let model = profile
             .model
             .as_ref()
             .and_then(|m| Compiled::new(m, threshold).ok());
         Classifier {
             learned,
-            model,
-            threshold: if profile.model.is_some() {
+            threshold: if model.is_some() {
                 profile.threshold
             } else {
                 threshold.unwrap_or(profile.threshold)
             },
+            model,
             contextual_events: profile.events.contextual.iter().map(|c| c.event).collect(),
             profile,
             phrases,
@@ -214,6 +215,12 @@ impl Classifier {
             ProfileSource::Builtin(name) => builtin_profile(name)?,
             ProfileSource::Path(path) => Profile::load(path)?,
         };
+        if profile.model_is_stale() {
+            tracing::warn!(
+                profile = %profile.name,
+                "the profile's model was trained under other rules; retrain it with `parleyd profile train --model`"
+            );
+        }
         Ok(Classifier::new(profile, threshold))
     }
 
@@ -244,13 +251,23 @@ impl Classifier {
             return rules.verdict;
         };
         let scoring = model.score(&tokens, in_title, rules.outcome);
-        let relevant = scoring.probability >= model.threshold();
+        // The rounded score decides, as with the rules: what `eval` and a route's
+        // `min_score` compare is the score the verdict shows.
+        let score = round3(scoring.probability);
+        let relevant = score >= model.threshold();
         let mut reasons = rules.verdict.reasons;
         reasons.push(describe_model(&scoring, model.threshold()));
+        let event = relevant.then(|| rules.event.unwrap_or(Event::Talks));
+        if relevant && !rules.outcome.linked {
+            reasons.push(format!(
+                "event kind {} guessed: the rules linked no event",
+                event.unwrap_or(Event::Talks).as_str()
+            ));
+        }
         Verdict {
             relevant,
-            event: relevant.then(|| rules.event.unwrap_or(Event::Talks)),
-            score: round3(scoring.probability),
+            event,
+            score,
             reasons,
         }
     }
@@ -369,7 +386,7 @@ fn describe_model(scoring: &model::Scoring, threshold: f64) -> String {
     let mut line = String::with_capacity(160);
     line.push_str("model ");
     push_fixed(&mut line, scoring.probability, 3, false);
-    line.push_str(if scoring.probability >= threshold {
+    line.push_str(if round3(scoring.probability) >= threshold {
         " >= "
     } else {
         " < "
@@ -421,12 +438,42 @@ fn round3(value: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// The rules of the built-in profile without its model: the tests below hold the
+    /// rules; the model is tested in `model` and, on the team's labelled set, with the
+    /// whole profile in `tests/classify.rs`.
     fn classifier() -> Classifier {
-        Classifier::new(builtin_profile(DEFAULT_PROFILE).unwrap(), None)
+        let rules = train::rules_only(&builtin_profile(DEFAULT_PROFILE).unwrap());
+        Classifier::new(rules, None)
     }
 
     fn verdict(title: &str, lead: &str) -> Verdict {
         classifier().classify(title, lead)
+    }
+
+    /// A profile whose model gives every article the same probability.
+    fn constant_model(probability: f64) -> Classifier {
+        let mut profile = builtin_profile(DEFAULT_PROFILE).unwrap();
+        let model = profile.model.as_mut().unwrap();
+        model.weights.clear();
+        model.bias = (probability / (1.0 - probability)).ln();
+        Classifier::new(profile, None)
+    }
+
+    #[test]
+    fn the_score_a_verdict_shows_is_the_one_that_decides() {
+        // 0.5998 shows as 0.600, the threshold: relevant, as `eval` and routes read it.
+        let v = constant_model(0.5998).classify("Markets close higher", "");
+        assert_eq!(v.score, 0.6);
+        assert!(v.relevant, "{v:?}");
+        // The rules linked nothing, so the event kind is a guess, and the reasons say so.
+        assert_eq!(v.event, Some(Event::Talks));
+        assert!(
+            v.reasons.last().unwrap().contains("guessed"),
+            "{:?}",
+            v.reasons
+        );
+        let v = constant_model(0.5994).classify("Markets close higher", "");
+        assert!(!v.relevant && v.event.is_none(), "{v:?}");
     }
 
     #[test]

@@ -95,17 +95,39 @@ fn key(section: Section, first: u64, second: Option<u64>) -> u64 {
     hasher.finish()
 }
 
+/// The words a `rule` feature can name.
+const RULE_WORDS: &[&str] = &[
+    "score",
+    "linked",
+    "miss-not-news",
+    "miss-no-event",
+    "miss-no-parties",
+    "miss-one-party",
+    "miss-other-party",
+    "miss-background",
+    "miss-opinion",
+    "miss-negated",
+];
+
 /// The key of a feature written as in the profile ("title talk with"), or `None` if the
-/// name is not a feature.
+/// name can never be a feature: an unknown section or rule word, an empty word, a pair
+/// where only single words are read (the lead, the rules), more than two words.
 fn key_of_name(name: &str) -> Option<u64> {
     let mut parts = name.split(' ');
     let section = Section::parse(parts.next()?)?;
-    let first = stem_hash(parts.next()?);
-    let second = parts.next().map(stem_hash);
-    if parts.next().is_some() {
+    let first = parts.next().filter(|w| !w.is_empty())?;
+    let second = parts.next();
+    if parts.next().is_some() || second.is_some_and(str::is_empty) {
         return None;
     }
-    Some(key(section, first, second))
+    let pairs_read = section == Section::Title;
+    if second.is_some() && !pairs_read {
+        return None;
+    }
+    if section == Section::Rule && !RULE_WORDS.contains(&first) {
+        return None;
+    }
+    Some(key(section, stem_hash(first), second.map(stem_hash)))
 }
 
 /// One feature of an article: its key, a way to name it, and its value.
@@ -114,6 +136,9 @@ pub(super) struct Feature<'t> {
     section: Section,
     words: [&'t str; 2],
     pub value: f64,
+    /// A word of it carries meaning (not "the", "be"): only such features are named in
+    /// a reason, since they are what a reader can check.
+    telling: bool,
 }
 
 impl Feature<'_> {
@@ -160,6 +185,7 @@ fn visit_features<'t>(
             section: Section::Rule,
             words: [word, ""],
             value,
+            telling: false,
         });
     };
     visit_rule("score", rule.score);
@@ -178,6 +204,7 @@ fn visit_features<'t>(
                 section,
                 words: [&token.stem, ""],
                 value: 1.0,
+                telling: token.content,
             });
             if section == Section::Lead {
                 continue;
@@ -188,6 +215,7 @@ fn visit_features<'t>(
                     section,
                     words: [&token.stem, &next.stem],
                     value: 1.0,
+                    telling: token.content || next.content,
                 });
             }
         }
@@ -220,9 +248,9 @@ pub(super) struct Scoring {
     pub probability: f64,
     /// What the rules' outcome added, in log-odds.
     pub rules: f64,
-    /// Up to two words (or pairs) that pushed towards relevant and one that pushed
-    /// against, strongest first: the feature's name and its contribution in log-odds.
-    /// Few, because every stored article keeps its reasons.
+    /// Up to two words (or pairs) of meaning that pushed towards relevant and one that
+    /// pushed against, strongest first: the feature's name and its contribution in
+    /// log-odds. Few, because every stored article keeps its reasons.
     pub for_: Vec<(String, f64)>,
     pub against: Vec<(String, f64)>,
 }
@@ -234,12 +262,18 @@ impl Compiled {
     /// The first weight whose name is not a feature.
     pub(super) fn new(model: &Model, threshold: Option<f64>) -> Result<Compiled, String> {
         let mut weights = FxHashMap::default();
+        if !model.bias.is_finite() {
+            return Err(format!("model bias is not a number: {}", model.bias));
+        }
         for (name, weight) in &model.weights {
             let key = key_of_name(name).ok_or_else(|| {
                 format!(
-                    "model weight `{name}` is not a feature (`rule WORD`, `title W [W]` or `lead W [W]`)"
+                    "model weight `{name}` is not a feature (`rule WORD`, `title W [W]` or `lead W`)"
                 )
             })?;
+            if !weight.is_finite() {
+                return Err(format!("model weight `{name}` is not a number: {weight}"));
+            }
             weights.insert(key, *weight);
         }
         let mut filter = vec![0u64; 1 << (FILTER_BITS - 6)];
@@ -285,6 +319,8 @@ impl Compiled {
             z += part;
             if feature.section == Section::Rule {
                 rules += part;
+            } else if !feature.telling {
+                // Counted, but not named.
             } else if *part > 0.0 {
                 for_.offer(index, *part);
             } else if *part < 0.0 {
@@ -483,8 +519,20 @@ mod tests {
         };
         let err = Compiled::new(&model, None).unwrap_err();
         assert!(err.contains("`headline talk`"), "{err}");
-        model.weights = BTreeMap::from([("title a b c".to_string(), 1.0)]);
+        for never_read in [
+            "title a b c",
+            "lead a b",
+            "rule nonsense",
+            "title  talk",
+            "title",
+        ] {
+            model.weights = BTreeMap::from([(never_read.to_string(), 1.0)]);
+            assert!(Compiled::new(&model, None).is_err(), "{never_read}");
+        }
+        model.weights = BTreeMap::from([("title talk".to_string(), f64::NAN)]);
         assert!(Compiled::new(&model, None).is_err());
+        model.weights = BTreeMap::from([("rule miss-negated".to_string(), -1.5)]);
+        assert!(Compiled::new(&model, None).is_ok());
     }
 
     /// Items in the team's words: the word "round" goes with talks, "sanctions" against.

@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 pub const LEXICON_FILE: &str = "lexicon.toml";
 /// The name of a trained model inside a corpus folder (`profile train --model-only`).
 pub const MODEL_FILE: &str = "model.toml";
+/// The version of the scorer's code that a model's features come from. Bump it with any
+/// change to the code that changes what the rules conclude (the link, the score, why not),
+/// so that the built-in model's staleness test asks for it to be retrained.
+pub const RULES_VERSION: u32 = 1;
 /// How many learned terms a profile keeps: enough to describe the topic's vocabulary,
 /// few enough to read.
 const LEARNED_TERMS: usize = 80;
@@ -256,15 +260,25 @@ impl Profile {
         Ok(())
     }
 
-    /// A fingerprint of everything but the model: the rules a model reads. A model
+    /// A fingerprint of the rules a model reads: the profile but its model and threshold
+    /// (no feature reads the threshold), and [`RULES_VERSION`], the scorer's code. A model
     /// trained under other rules is stale.
     pub fn rules_fingerprint(&self) -> String {
         let rules = Profile {
             model: None,
+            threshold: 0.0,
             ..self.clone()
         };
         let text = toml::to_string(&rules).expect("a profile serialises to TOML");
+        let text = format!("rules version {RULES_VERSION}\n{text}");
         format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+    }
+
+    /// Whether the profile's model was trained under other rules than the profile's.
+    pub fn model_is_stale(&self) -> bool {
+        self.model
+            .as_ref()
+            .is_some_and(|model| model.rules != self.rules_fingerprint())
     }
 
     /// The profile as TOML, with a header saying how it was made.

@@ -199,8 +199,8 @@ pub(super) struct EvalMode {
     pub(super) folds: Option<usize>,
     /// Whether folds keep each `event` together (`--group-by event`) or split items freely.
     pub(super) group_by_event: bool,
-    /// What each fold learns (`--threshold-only`).
-    pub(super) learn: Learn,
+    /// Leave the profile's model out and learn the rules' threshold (`--threshold-only`).
+    pub(super) threshold_only: bool,
     /// Replay the items as published and report story grouping (`--stories`).
     pub(super) stories: bool,
 }
@@ -269,21 +269,30 @@ pub(super) fn eval(
                 // Every item its own group: plain k-fold.
                 items.iter_mut().for_each(|item| item.group = None);
             }
-            let (folds, pooled) = cross_validate(classifier.profile(), &items, k, mode.learn);
+            let learn = if classifier.profile().model.is_some() && !mode.threshold_only {
+                Learn::Model
+            } else {
+                Learn::Threshold
+            };
+            let (folds, pooled) = cross_validate(classifier.profile(), &items, k, learn);
             for (index, fold) in folds.iter().enumerate() {
                 let r = &fold.report;
+                let learned = match learn {
+                    Learn::Model => format!(
+                        "a model trained on the rest (threshold {:.3})",
+                        fold.threshold
+                    ),
+                    Learn::Threshold => {
+                        format!("threshold {:.3} learned on the rest", fold.threshold)
+                    }
+                };
                 writeln!(
                     out,
-                    "fold {}: {} items in {} groups, {} {:.3} learned on the rest: \
+                    "fold {}: {} items in {} groups, {learned}: \
                      precision {:.3}, recall {:.3} (TP {} FP {} FN {})",
                     index + 1,
                     fold.held_out,
                     fold.groups,
-                    match mode.learn {
-                        Learn::Model => "model, threshold",
-                        Learn::Threshold => "threshold",
-                    },
-                    fold.threshold,
                     r.precision(),
                     r.recall(),
                     r.true_positives,

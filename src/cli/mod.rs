@@ -79,16 +79,18 @@ enum Command {
         /// Only items whose `split` field has this value.
         #[arg(long)]
         split: Option<String>,
-        /// Cross-validate in K folds: what `profile train` learns (the model, or with
-        /// `--threshold-only` the threshold) is learned on K-1 folds and scored on the
-        /// held-out one; prints each fold and the pooled figures.
+        /// Cross-validate in K folds: the profile's learned part (its model, trained anew
+        /// in each fold, or the rules' threshold for a profile without one) is learned on
+        /// K-1 folds and scored on the held-out one; prints each fold and the pooled
+        /// figures.
         #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(2..=50))]
         folds: Option<u16>,
         /// What a fold keeps together: `event` (every item of one real-world event in one
         /// fold) or `item` (plain k-fold).
         #[arg(long, value_name = "FIELD", default_value = "event", value_parser = ["event", "item"], requires = "folds")]
         group_by: String,
-        /// With `--folds`: learn only the rules' threshold in each fold, no model.
+        /// With `--folds`: leave the profile's model out and learn only the rules'
+        /// threshold in each fold.
         #[arg(long, requires = "folds")]
         threshold_only: bool,
         /// Replay the items oldest first (`published` or `date`) and report story grouping:
@@ -191,11 +193,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             classify::EvalMode {
                 folds: folds.map(usize::from),
                 group_by_event: group_by == "event",
-                learn: if threshold_only {
-                    Learn::Threshold
-                } else {
-                    Learn::Model
-                },
+                threshold_only,
                 stories,
             },
             classify::Floors {
@@ -226,17 +224,17 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             file,
             profile,
             output,
-            threshold_only,
+            model,
             model_only,
         }) => profile::train(
             &file,
             profile.as_deref(),
             &output,
             profile::TrainMode {
-                learn: if threshold_only {
-                    Learn::Threshold
-                } else {
+                learn: if model {
                     Learn::Model
+                } else {
+                    Learn::Threshold
                 },
                 model_only,
             },

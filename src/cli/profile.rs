@@ -19,9 +19,9 @@ pub(super) enum ProfileCommand {
         output: PathBuf,
     },
     /// Learn from a labelled JSON Lines file (the format `eval` reads) and write the
-    /// profile with what was learned: a model over the rules' verdict and the words
-    /// (replacing any model the profile had), or with `--threshold-only` the rules'
-    /// threshold with the best F1 on the file.
+    /// profile with what was learned: the threshold with the best F1 on the file (the
+    /// model's, if the profile has one, else the rules'), or with `--model` a new model
+    /// over the rules' verdict and the words, replacing any model the profile had.
     Train {
         /// The labelled file.
         file: PathBuf,
@@ -31,12 +31,13 @@ pub(super) enum ProfileCommand {
         /// Where to write the trained profile.
         #[arg(short, long)]
         output: PathBuf,
-        /// Learn only the rules' threshold, and drop the profile's model.
-        #[arg(long, conflicts_with = "model_only")]
-        threshold_only: bool,
-        /// Write only the model table: the `model.toml` that `profile build` takes from
-        /// a corpus folder.
+        /// Train a new model (hundreds of labelled items or more; the built-in one learned
+        /// from 2,709).
         #[arg(long)]
+        model: bool,
+        /// With `--model`: write only the model table, the `model.toml` that `profile
+        /// build` takes from a corpus folder.
+        #[arg(long, requires = "model")]
         model_only: bool,
     },
     /// Print a profile (the built-in default when no file is given).
@@ -66,33 +67,45 @@ pub(super) struct TrainMode {
     pub(super) model_only: bool,
 }
 
+/// Fewer labelled items than this make a model that knows little beyond the rules.
+const FEW_ITEMS_FOR_A_MODEL: usize = 500;
+
 pub(super) fn train(
     file: &Path,
     base: Option<&Path>,
     output: &Path,
     mode: TrainMode,
 ) -> Result<ExitCode> {
-    let base = match base {
+    let mut profile = match base {
         Some(path) => Profile::load(path)?,
         None => builtin_profile(DEFAULT_PROFILE)?,
     };
     let items = super::classify::read_labelled(file, None)?;
-    let mut profile = rules_only(&base);
-    let rules = score_items(&profile, &items);
-    let before = report(&rules, profile.threshold);
     let write = |text: String| {
         std::fs::write(output, text).with_context(|| format!("cannot write {}", output.display()))
     };
     match mode.learn {
         Learn::Threshold => {
-            let old = profile.threshold;
-            profile.threshold = train_threshold(&rules, old);
-            let after = report(&rules, profile.threshold);
+            // The threshold of what decides: the model's if there is one.
+            let scored = score_items(&profile, &items);
+            let old = model_threshold(&profile);
+            let before = report(&scored, old);
+            let threshold = train_threshold(&scored, old);
+            let after = report(&scored, threshold);
+            let which = match profile.model.as_mut() {
+                Some(model) => {
+                    model.threshold = threshold;
+                    "the model's threshold"
+                }
+                None => {
+                    profile.threshold = threshold;
+                    "threshold"
+                }
+            };
             write(profile.to_toml())?;
             eprintln!(
-                "wrote {}: threshold {:.3} (F1 {:.3} on {} items of {}; was {:.3} at {:.3})",
+                "wrote {}: {which} {threshold:.3} (F1 {:.3} on {} items of {}; was {:.3} at {:.3})",
                 output.display(),
-                profile.threshold,
                 after.f1(),
                 after.items,
                 file.display(),
@@ -101,14 +114,23 @@ pub(super) fn train(
             );
         }
         Learn::Model => {
-            let model = train_model(&profile, &items);
+            let mut rules = rules_only(&profile);
+            let before = report(&score_items(&rules, &items), rules.threshold);
+            let model = train_model(&rules, &items);
             let weights = model.weights.len();
-            profile.model = Some(model);
-            let after = report(&score_items(&profile, &items), model_threshold(&profile));
+            if model.trained_on < FEW_ITEMS_FOR_A_MODEL {
+                eprintln!(
+                    "warning: a model from {} labelled items knows little beyond the rules; \
+                     check it with `eval --folds` before using it",
+                    model.trained_on
+                );
+            }
+            rules.model = Some(model);
+            let after = report(&score_items(&rules, &items), model_threshold(&rules));
             if mode.model_only {
-                write(model_toml(&profile))?;
+                write(model_toml(&rules))?;
             } else {
-                write(profile.to_toml())?;
+                write(rules.to_toml())?;
             }
             eprintln!(
                 "wrote {}: a model of {weights} weights from {} items of {}; F1 on those same \

@@ -156,7 +156,7 @@ impl Default for PollConfig {
 pub struct ClassifierConfig {
     /// Which profile to use.
     pub profile: ProfileSource,
-    /// Overrides the profile's own threshold when set.
+    /// Overrides the profile's own threshold when set (its model's, when it has one).
     pub threshold: Option<f64>,
     /// How close in publication time a report joins a story without sharing its words
     /// (`story_window`); zero joins only reports that share most of a story's words.
