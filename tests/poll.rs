@@ -416,9 +416,14 @@ async fn preview_scores_with_the_configs_classifier() {
         ),
     );
     let dir = TestDir::new();
+    // The rules alone, whose scores stay well below 1 (a model's come close to it).
+    let mut rules = parleyd::classify::builtin_profile(parleyd::classify::DEFAULT_PROFILE).unwrap();
+    rules.model = None;
+    let rules_file = dir.write("rules.toml", &rules.to_toml());
     let config = dir.config(&format!(
-        "[classifier]\nthreshold = 0.999\n[[feeds]]\nurl = \"{}\"\n\
+        "[classifier]\nprofile = \"{}\"\nthreshold = 0.999\n[[feeds]]\nurl = \"{}\"\n\
          [[sinks]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"${{PARLEYD_TEST_NEVER_SET}}\"\n",
+        rules_file.display(),
         server.url("/feed.xml")
     ));
     let config = config.to_str().unwrap();
