@@ -228,18 +228,6 @@ pub(super) struct Compiled {
     bias: f64,
     threshold: f64,
     weights: FxHashMap<u64, f64>,
-    /// One bit per low [`FILTER_BITS`] bits of each weighted key: most of an article's
-    /// features have no weight, and this small table (it stays in the fastest cache)
-    /// turns most of them away before the weight table is read.
-    filter: Vec<u64>,
-}
-
-/// Bits of a key the filter reads.
-const FILTER_BITS: u32 = 16;
-
-fn filter_slot(key: u64) -> (usize, u64) {
-    let bit = key & ((1 << FILTER_BITS) - 1);
-    ((bit >> 6) as usize, 1 << (bit & 63))
 }
 
 /// A model's verdict on one article, with what weighed most.
@@ -276,16 +264,10 @@ impl Compiled {
             }
             weights.insert(key, *weight);
         }
-        let mut filter = vec![0u64; 1 << (FILTER_BITS - 6)];
-        for key in weights.keys() {
-            let (word, bit) = filter_slot(*key);
-            filter[word] |= bit;
-        }
         Ok(Compiled {
             bias: model.bias,
             threshold: threshold.unwrap_or(model.threshold),
             weights,
-            filter,
         })
     }
 
@@ -300,10 +282,6 @@ impl Compiled {
         // each (a word seen twice counts once); a scan of them is cheaper than sorting.
         let mut matched: Vec<(Feature<'_>, f64)> = Vec::with_capacity(LEAD_WORDS);
         visit_features(tokens, in_title, rule, |feature| {
-            let (word, bit) = filter_slot(feature.key);
-            if self.filter[word] & bit == 0 {
-                return;
-            }
             if let Some(weight) = self.weights.get(&feature.key)
                 && !matched.iter().any(|(seen, _)| seen.key == feature.key)
             {
