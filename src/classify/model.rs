@@ -371,24 +371,29 @@ pub struct Example {
 /// same weights. `names` names every key the examples hold.
 pub fn train(examples: &[Example], names: &FxHashMap<u64, String>, rules: String) -> Model {
     let kept = frequent_features(examples, names);
+    // Each example's kept features, chosen once rather than in every pass.
+    let features: Vec<Vec<(u64, f64)>> = examples
+        .iter()
+        .map(|e| {
+            e.features
+                .iter()
+                .copied()
+                .filter(|(key, _)| kept.contains(key))
+                .collect()
+        })
+        .collect();
     let mut weights: FxHashMap<u64, f64> = kept.iter().map(|key| (*key, 0.0)).collect();
     let mut bias = 0.0;
     for epoch in 0..EPOCHS {
         for index in shuffled(examples.len(), epoch) {
-            let example = &examples[index];
-            let kept_features = || {
-                example
-                    .features
-                    .iter()
-                    .filter(|(key, _)| kept.contains(key))
-            };
             let z = bias
-                + kept_features()
+                + features[index]
+                    .iter()
                     .map(|(key, value)| weights[key] * value)
                     .sum::<f64>();
-            let error = sigmoid(z) - f64::from(u8::from(example.label));
+            let error = sigmoid(z) - f64::from(u8::from(examples[index].label));
             bias -= LEARNING_RATE * error;
-            for (key, value) in kept_features() {
+            for (key, value) in &features[index] {
                 let weight = weights.get_mut(key).expect("kept features have a weight");
                 *weight -= LEARNING_RATE * (error * value + L2 * *weight);
             }

@@ -10,9 +10,12 @@ use rustc_hash::FxHashMap;
 /// What `profile train` learns, and so what a cross-validation retrains in each fold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Learn {
-    /// A model over the rules' verdict and the words (the default).
+    /// A new model over the rules' verdict and the words (`profile train --model`; what
+    /// a cross-validation of a profile with a model retrains).
     Model,
-    /// Only the rules' threshold, the profile's model left out.
+    /// Only a threshold: for `profile train`, the threshold of what decides (the
+    /// model's, if the profile has one); for a cross-validation, the rules' threshold
+    /// with the model left out.
     Threshold,
 }
 
@@ -55,8 +58,8 @@ pub fn rules_only(profile: &Profile) -> Profile {
 /// could pass on corpus similarity alone, which the scorer never allows.
 pub const MIN_THRESHOLD: f64 = 0.3;
 
-/// The threshold with the best F1 on the scored items: the one learned part of a
-/// profile. On a tie the profile's own threshold stays (on separable training items a
+/// The threshold with the best F1 on the scored items (the rules' scores, or a model's
+/// probabilities). On a tie the profile's own threshold stays (on separable training items a
 /// higher one would sit right under the lowest positive and miss held-out ones); between
 /// other thresholds the higher wins. With no link among the items the own one stays.
 pub fn train_threshold<'s, 'a: 's>(

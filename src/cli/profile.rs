@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use parleyd::classify::eval::{report, score_items};
 use parleyd::classify::train::{Learn, rules_only, train_model, train_threshold};
-use parleyd::classify::{DEFAULT_PROFILE, Profile, builtin_profile};
+use parleyd::classify::{DEFAULT_PROFILE, Model, Profile, builtin_profile};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -128,7 +128,9 @@ pub(super) fn train(
             rules.model = Some(model);
             let after = report(&score_items(&rules, &items), model_threshold(&rules));
             if mode.model_only {
-                write(model_toml(&rules))?;
+                write(model_toml(
+                    rules.model.as_ref().expect("a model was just trained"),
+                ))?;
             } else {
                 write(rules.to_toml())?;
             }
@@ -154,8 +156,7 @@ fn model_threshold(profile: &Profile) -> f64 {
 }
 
 /// The `[model]` table alone, as a corpus folder's `model.toml` holds it.
-fn model_toml(profile: &Profile) -> String {
-    let model = profile.model.as_ref().expect("a model was trained");
+fn model_toml(model: &Model) -> String {
     let body = toml::to_string_pretty(model).expect("a model serialises to TOML");
     format!(
         "# The trained model of a profile, written by `parleyd profile train --model-only`;\n\
