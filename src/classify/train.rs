@@ -23,9 +23,19 @@ pub enum Learn {
 /// (its own model, if any, is not used).
 pub fn train_model<'a>(profile: &Profile, items: impl IntoIterator<Item = &'a Labelled>) -> Model {
     let rules = rules_only(profile);
+    let (examples, names) = examples(&rules, items);
+    model::train(&examples, &names, rules.rules_fingerprint())
+}
+
+/// The model's features of the items that are not ambiguous under the rules of `rules`
+/// (a profile without a model), and the name of every feature key among them.
+fn examples<'a>(
+    rules: &Profile,
+    items: impl IntoIterator<Item = &'a Labelled>,
+) -> (Vec<Example>, FxHashMap<u64, String>) {
     let classifier = Classifier::new(rules.clone(), None);
     let mut names: FxHashMap<u64, String> = FxHashMap::default();
-    let examples: Vec<Example> = items
+    let examples = items
         .into_iter()
         .filter(|item| !item.ambiguous)
         .map(|item| {
@@ -43,7 +53,7 @@ pub fn train_model<'a>(profile: &Profile, items: impl IntoIterator<Item = &'a La
             }
         })
         .collect();
-    model::train(&examples, &names, rules.rules_fingerprint())
+    (examples, names)
 }
 
 /// The profile without its model: the rules a model is trained on.
@@ -117,6 +127,8 @@ pub fn cross_validate(
     let fold_of = assign_folds(&kept, folds);
     let rules = rules_only(profile);
     let rule_scores = (learn == Learn::Threshold).then(|| score_items(&rules, items));
+    // The rules' reading of every item, once: each fold trains on a share of it.
+    let all_examples = (learn == Learn::Model).then(|| examples(&rules, kept.iter().copied()));
     let mut out = Vec::with_capacity(folds);
     let mut pooled = EvalReport::default();
     for fold in 0..folds {
@@ -134,8 +146,12 @@ pub fn cross_validate(
                 (threshold, test)
             }
             None => {
-                let train = (0..kept.len()).filter(|i| !in_fold(i)).map(|i| kept[i]);
-                let model = train_model(&rules, train);
+                let (examples, names) = all_examples.as_ref().expect("computed for a model");
+                let train: Vec<Example> = (0..kept.len())
+                    .filter(|i| !in_fold(i))
+                    .map(|i| examples[i].clone())
+                    .collect();
+                let model = model::train(&train, names, rules.rules_fingerprint());
                 let threshold = model.threshold;
                 let trained = Profile {
                     model: Some(model),
